@@ -1,0 +1,93 @@
+// A source store: describes a table, plans it into bounded key-range shards, streams a shard's
+// rows as Batches, and deletes archived keys. One instance per policy source; thread-safe for
+// concurrent shards (each call opens or borrows its own connection).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/duration.h"
+#include "core/schema.h"
+#include "core/status.h"
+#include "core/uri.h"
+
+namespace strata {
+
+// What the policy says about the source. `uri` may hold ${ENV} references (expanded by the
+// connector when it connects, so they never reach logs, events or the state store).
+struct SourceSpec {
+  std::string uri;
+  std::string table;        // may be schema-qualified: "archive.telemetry"
+  std::string key_column;   // unique, indexed; shards are ranges of it
+  std::string time_column;  // optional; for older_than selection and partition layouts
+  std::string where;        // optional extra SQL predicate, AND-ed in
+  std::string base_dir;     // directory relative sqlite/file paths resolve against
+};
+
+// The rows a task selects, resolved to constants at plan time so that every read and every
+// purge of the task (including a resume days later) sees the same predicate.
+struct Predicate {
+  std::optional<int64_t> time_before;  // time_column <  this (µs UTC)
+  std::optional<int64_t> time_from;    // time_column >= this (µs UTC); copy-mode watermark
+  std::optional<Value> key_below;      // key_column  <  this
+  std::optional<Value> key_from;       // key_column  >= this
+  std::string where;                   // extra SQL, AND-ed in
+};
+
+// Inclusive key bounds; a null Value means unbounded on that side.
+struct KeyRange {
+  Value lo;
+  Value hi;
+};
+
+struct Shard {
+  int index = 0;
+  KeyRange range;
+  int64_t estimated_rows = 0;
+};
+
+struct SplitOptions {
+  int64_t shard_rows = 100000;
+};
+
+// Streams one shard in key order. Not thread-safe.
+class BatchReader {
+ public:
+  virtual ~BatchReader() = default;
+  // Clears `batch` (built with the source's schema) and fills up to the batch size. false = done.
+  virtual Result<bool> next(Batch& batch) = 0;
+};
+
+// The statements a shard would run, for `strata plan` / `--dry-run`.
+struct ShardStatements {
+  std::string read;   // with placeholders shown as literals
+  std::string purge;
+};
+
+class Source {
+ public:
+  virtual ~Source() = default;
+  // Columns and types. Checks the table exists, the key column exists and is unique (primary key
+  // or unique index), the time column exists and holds times. Errors name the store and table.
+  virtual Result<Schema> describe() = 0;
+  // Bounded shards covering every selected row, in key order, without a full table read where
+  // the store allows.
+  virtual Result<std::vector<Shard>> plan(const Predicate& predicate, const SplitOptions& split) = 0;
+  // Keyset reads of the rows of `shard` that match `predicate`, `batch_rows` at a time.
+  virtual Result<std::unique_ptr<BatchReader>> read(const Predicate& predicate, const Shard& shard,
+                                                    size_t batch_rows) = 0;
+  // Deletes the rows whose key is in `keys` and that still match `predicate` and lie in `shard`,
+  // in one transaction. Returns the number deleted (less than keys.size() when rows changed).
+  virtual Result<uint64_t> delete_keys(const Predicate& predicate, const Shard& shard,
+                                       const ColumnVector& keys) = 0;
+  virtual ShardStatements statements(const Predicate& predicate, const Shard& shard,
+                                     size_t batch_rows) = 0;
+  // How far the slowest replica lags; 0 when there are none.
+  virtual Result<Micros> replication_lag() { return Micros(0); }
+};
+
+}  // namespace strata

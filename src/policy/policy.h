@@ -1,0 +1,93 @@
+// The policy file: what to archive, from where, to where, how fast. Parsed from YAML through a
+// declared config spec per section (config_spec.h) so unknown keys, wrong types and missing fields
+// are rejected with file:line:column and a fix, and docs/policy.md is generated from the same
+// spec. Secrets are written as ${ENV} references and kept unexpanded here.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/duration.h"
+#include "core/status.h"
+
+namespace strata {
+
+enum class Mode { kCopy, kMove };
+
+struct SourceConfig {
+  std::string uri;    // sqlite://telemetry.db, postgres://user:${PGPASSWORD}@host/db, ...
+  std::string table;
+  std::string key;    // unique key column
+  std::string time;   // time column (required by older_than/before and time layouts)
+  std::string where;  // optional extra SQL predicate
+};
+
+// Exactly one of older_than / before / key_below.
+struct SelectionConfig {
+  std::optional<Micros> older_than;    // time < now - older_than
+  std::optional<std::string> before;   // time < this timestamp (RFC 3339 or YYYY-MM-DD)
+  std::optional<std::string> key_below;  // key < this (integer or text)
+};
+
+struct SplitConfig {
+  int64_t shard_rows = 100000;  // rows per shard, at most
+  int parallel = 2;             // shards archived at once
+};
+
+struct BatchConfig {
+  int64_t rows = 10000;  // rows per read batch
+};
+
+struct TargetConfig {
+  std::string uri;                 // file://archive, s3://bucket/prefix
+  std::string format = "ndjson";   // ndjson | csv | parquet
+  std::string compression = "zstd";
+  int level = 3;
+  std::string layout;              // e.g. "dt={ts:%Y-%m-%d}"; empty = no partition folders
+  std::string dataset;             // folder under the target; default: the source table name
+};
+
+struct ThrottleConfig {
+  double rows_per_second = 0;  // 0 = unlimited
+};
+
+struct PurgeConfig {
+  int64_t batch_rows = 1000;  // rows per DELETE transaction
+  Micros sleep{0};            // pause between transactions
+};
+
+struct Policy {
+  std::string name;       // default: the file name without extension
+  std::string file;       // where it was loaded from ("" for inline)
+  std::string base_dir;   // relative local paths resolve against this (the file's directory)
+  SourceConfig source;
+  SelectionConfig selection;
+  SplitConfig split;
+  BatchConfig batch;
+  std::vector<TargetConfig> targets;
+  Mode mode = Mode::kCopy;
+  bool verify = true;
+  ThrottleConfig throttle;
+  PurgeConfig purge;
+
+  // Lossless JSON form carried in task events and stored with the task.
+  nlohmann::json to_json() const;
+  static Result<Policy> from_json(const nlohmann::json& j);
+};
+
+const char* mode_name(Mode mode);
+
+// Reads and validates a policy file. Errors look like
+//   "policy.yaml:7:5: unknown key 'shard_row' in split (did you mean 'shard_rows'?)".
+Result<Policy> load_policy(const std::string& path);
+// Same, from text; `file_name` is used in messages, `base_dir` for relative paths.
+Result<Policy> parse_policy(std::string_view yaml_text, const std::string& file_name,
+                            const std::string& base_dir);
+
+// The reference for every policy key, generated from the config specs (Markdown).
+std::string policy_reference_markdown();
+
+}  // namespace strata

@@ -1,0 +1,90 @@
+// The message bus and the function framework. A function consumes one topic; its handler gets
+// a Context for sending events on. Delivery is at-least-once: a handler that returns a
+// retryable Status is called again with backoff, up to max_attempts, then the event is
+// dead-lettered. Permanent errors dead-letter at once. Handlers must be idempotent.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "runtime/event.h"
+
+namespace strata {
+
+struct RetryPolicy {
+  int max_attempts = 5;
+  std::chrono::milliseconds initial_backoff{200};
+  std::chrono::milliseconds max_backoff{10000};
+  double multiplier = 2.0;
+};
+
+// What a handler may do besides computing.
+class Context {
+ public:
+  virtual ~Context() = default;
+  // Publishes `event` on `topic` at once, whatever the handler returns later; a retried
+  // handler may send the same event again, so receivers must be idempotent.
+  virtual Status send(const std::string& topic, Event event) = 0;
+  // Delivery attempt of the current event, from 1.
+  virtual int attempt() const = 0;
+  // True once the runtime is stopping; long handlers check it between batches.
+  virtual bool cancelled() const = 0;
+};
+
+using Handler = std::function<Status(Context& ctx, const Event& event)>;
+
+struct FunctionSpec {
+  std::string name;         // also the consumer group: "split", "archive-sqlite", "purge"
+  std::string topic;        // the topic it consumes
+  Handler handler;
+  int concurrency = 1;      // handler calls in flight at once
+  RetryPolicy retry;
+};
+
+// Called once per event that exhausted its attempts or failed permanently.
+struct DeadLetter {
+  std::string function;
+  std::string topic;
+  Event event;
+  int attempts = 0;
+  Status error;
+};
+using DeadLetterHandler = std::function<void(const DeadLetter&)>;
+
+class Bus {
+ public:
+  virtual ~Bus() = default;
+  virtual Status publish(const std::string& topic, Event event) = 0;
+  // Adds a function; every function subscribed to a topic receives every event on it (one
+  // consumer group per function). Call before start().
+  virtual Status subscribe(FunctionSpec spec) = 0;
+  virtual void on_dead_letter(DeadLetterHandler handler) = 0;
+  virtual Status start() = 0;
+  // Stops taking events, lets in-flight handlers finish, joins the workers.
+  virtual void stop() = 0;
+};
+
+// In-process bus: a queue per (topic, function) and worker threads per function. wait_idle()
+// returns when no event is queued, delayed for retry or in flight.
+class EmbeddedBus : public Bus {
+ public:
+  EmbeddedBus();
+  ~EmbeddedBus() override;
+  Status publish(const std::string& topic, Event event) override;
+  Status subscribe(FunctionSpec spec) override;
+  void on_dead_letter(DeadLetterHandler handler) override;
+  Status start() override;
+  void stop() override;
+  // Blocks until idle or `timeout` passes; true if idle.
+  bool wait_idle(std::chrono::milliseconds timeout = std::chrono::hours(24 * 365));
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace strata
