@@ -19,7 +19,9 @@ class RowChecksum {
   void add_batch(const Batch& batch);
   void add(const RowChecksum& other);
   uint64_t rows() const { return rows_; }
-  bool operator==(const RowChecksum&) const = default;
+  bool operator==(const RowChecksum& o) const {
+    return rows_ == o.rows_ && lo_ == o.lo_ && hi_ == o.hi_;
+  }
   // "<rows>:<32 hex digits>", stable across versions; parse() reads it back.
   std::string to_string() const;
   static Result<RowChecksum> parse(std::string_view text);
@@ -29,7 +31,6 @@ class RowChecksum {
   uint64_t lo_ = 0;  // sum of the low halves of each row's 128-bit hash (mod 2^64)
   uint64_t hi_ = 0;  // sum of the high halves
   std::string buf_;  // scratch; not part of the value
-  friend bool checksum_equal(const RowChecksum&, const RowChecksum&);
 };
 
 // Streaming SHA-256 (OpenSSL). Not thread-safe.
