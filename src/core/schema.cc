@@ -158,6 +158,14 @@ void Batch::clear() {
   for (ColumnVector& c : columns_) c.clear();
 }
 
+void Batch::append_rows(const Batch& src, size_t begin, size_t end) {
+  for (size_t c = 0; c < columns_.size(); ++c) {
+    ColumnVector& dst = columns_[c];
+    const ColumnVector& from = src.column(c);
+    for (size_t r = begin; r < end; ++r) dst.append_from(from, r);
+  }
+}
+
 size_t Batch::data_bytes() const {
   size_t n = 0;
   for (const ColumnVector& c : columns_) n += c.data_bytes();

@@ -129,6 +129,15 @@ class ColumnVector {
   }
   // Appends `v`, which must match the storage (int for kInt, etc.) or be null.
   void append_value(const Value& v);
+  // Appends row `i` of `src`, which must have the same storage.
+  void append_from(const ColumnVector& src, size_t i) {
+    if (src.is_null(i)) return append_null();
+    switch (storage_) {
+      case Storage::kInt: return append_int(src.ints_[i]);
+      case Storage::kDouble: return append_double(src.doubles_[i]);
+      case Storage::kText: return append_text(src.text_at(i));
+    }
+  }
 
   // Empties the column, keeping capacity.
   void clear();
@@ -167,6 +176,8 @@ class Batch {
   const ColumnVector& column(size_t i) const { return columns_[i]; }
   void clear();
   size_t data_bytes() const;
+  // Appends rows [begin, end) of `src` (same schema).
+  void append_rows(const Batch& src, size_t begin, size_t end);
 
  private:
   std::shared_ptr<const Schema> schema_;

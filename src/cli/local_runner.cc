@@ -1,0 +1,79 @@
+#include "cli/local_runner.h"
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "functions/task.h"
+
+namespace strata {
+
+Result<LocalRunResult> run_locally(const Policy& file_policy, const LocalRunOptions& options) {
+  STRATA_ASSIGN_OR_RETURN(std::unique_ptr<StateStore> state,
+                          open_sqlite_state_store(options.state_path));
+  LocalRunResult result;
+  Policy policy = file_policy;
+  std::string task_id;
+  if (!options.resume_task.empty()) {
+    STRATA_ASSIGN_OR_RETURN(std::optional<TaskRecord> task, state->get_task(options.resume_task));
+    if (!task) {
+      return Status::permanent("task " + options.resume_task + " is not in " + options.state_path +
+                               " (see strata status for the tasks it holds)");
+    }
+    task_id = task->id;
+  } else if (!options.no_resume) {
+    STRATA_ASSIGN_OR_RETURN(std::optional<TaskRecord> unfinished,
+                            state->latest_unfinished(policy.name));
+    if (unfinished) {
+      task_id = unfinished->id;
+      spdlog::info("resuming unfinished task {} of policy '{}'", task_id, policy.name);
+    }
+  }
+  if (!task_id.empty()) {
+    // A task keeps the policy it was planned with, so its shards mean the same rows.
+    STRATA_ASSIGN_OR_RETURN(std::optional<TaskRecord> task, state->get_task(task_id));
+    if (task && !task->policy.empty()) {
+      auto stored = Policy::from_json(task->policy);
+      if (stored.is_ok()) {
+        if (stored->to_json() != file_policy.to_json()) {
+          spdlog::warn("task {} resumes with the policy it started with; the file has changed "
+                       "since (the changes apply to the next task)",
+                       task_id);
+        }
+        policy = std::move(stored).value();
+      }
+    }
+    result.resumed = true;
+  } else {
+    task_id = new_task_id(system_clock());
+  }
+
+  Services services;
+  services.registry = &default_registry();
+  services.state = state.get();
+  EmbeddedBus bus;
+  ChainOptions chain;
+  chain.archive_workers = policy.split.parallel;
+  STRATA_ASSIGN_OR_RETURN(chain.source_kinds[0], services.registry->source_kind(policy.source.uri));
+  STRATA_TRY(register_chain(bus, services, chain));
+  if (options.on_status) {
+    STRATA_TRY(bus.subscribe(FunctionSpec{"progress", kTopicStatus, options.on_status, 1, {}}));
+  }
+  const double started = monotonic_seconds();
+  STRATA_TRY(bus.start());
+  STRATA_TRY(bus.publish(kTopicTasks, make_task_request(task_id, policy)));
+  while (!bus.wait_idle(std::chrono::milliseconds(100))) {
+    if (options.interrupted && options.interrupted->load()) {
+      result.interrupted = true;
+      break;
+    }
+  }
+  bus.stop();
+  result.seconds = monotonic_seconds() - started;
+  STRATA_ASSIGN_OR_RETURN(std::optional<TaskRecord> task, state->get_task(task_id));
+  if (!task) {
+    return Status::permanent("task " + task_id + " left no record in " + options.state_path);
+  }
+  result.task = std::move(*task);
+  return result;
+}
+
+}  // namespace strata

@@ -1,0 +1,341 @@
+// strata: the command line. Each command is a thin layer over the functions and the runtime.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <csignal>
+#include <filesystem>
+#include <cstdio>
+#include <iostream>
+
+#include "cli/demo.h"
+#include "cli/local_runner.h"
+#include "cli/progress.h"
+#include "cli/report.h"
+#include "core/clock.h"
+#include "core/fs.h"
+#include "core/log.h"
+#include "functions/task.h"
+#include "functions/verify.h"
+#include "policy/policy.h"
+
+namespace strata {
+namespace {
+
+constexpr const char* kVersion = "0.1.0";
+constexpr int kExitFailed = 1;  // the task or the check failed
+constexpr int kExitUsage = 2;   // bad input: policy, arguments, unreachable state
+
+std::atomic<bool> g_interrupted{false};
+
+void on_signal(int) { g_interrupted.store(true); }
+
+int fail(const Status& s) {
+  std::fprintf(stderr, "error: %s\n", s.message().c_str());
+  return kExitUsage;
+}
+
+void print_json(const Json& j) { std::cout << j.dump(2) << std::endl; }
+
+struct RunArgs {
+  std::string policy_path;
+  std::string state_path = ".strata/state.db";
+  std::string resume;
+  bool dry_run = false;
+  bool json = false;
+  bool new_task = false;
+  bool all = false;
+};
+
+// `strata plan` and `strata run --dry-run`: the shards and statements, touching nothing.
+int plan_command(const RunArgs& args) {
+  auto policy = load_policy(args.policy_path);
+  if (!policy.is_ok()) return fail(policy.status());
+  auto source = default_registry().open_source(source_spec_of(*policy));
+  if (!source.is_ok()) return fail(source.status());
+  std::optional<TaskRecord> previous;
+  if (path_exists(args.state_path)) {
+    auto state = open_sqlite_state_store(args.state_path);
+    if (state.is_ok()) {
+      auto prev = (*state)->latest_succeeded(policy->name);
+      if (prev.is_ok()) previous = *prev;
+    }
+  }
+  auto plan = plan_task(*policy, **source, system_clock(), previous);
+  if (!plan.is_ok()) return fail(plan.status());
+  const size_t batch_rows = static_cast<size_t>(policy->batch.rows);
+  if (args.json) {
+    Json shards = Json::array();
+    for (const Shard& s : plan->shards) {
+      ShardStatements st = (*source)->statements(plan->predicate, s, batch_rows);
+      Json sj = shard_to_json(s);
+      sj["read"] = st.read;
+      if (policy->mode == Mode::kMove) sj["purge"] = st.purge;
+      shards.push_back(sj);
+    }
+    Json targets = Json::array();
+    for (const TargetConfig& t : policy->targets) {
+      targets.push_back({{"uri", t.uri}, {"dataset", dataset_of(*policy, t)},
+                         {"format", t.format}, {"compression", t.compression}, {"layout", t.layout}});
+    }
+    print_json({{"policy", policy->name},
+                {"mode", mode_name(policy->mode)},
+                {"selection", describe_predicate(*policy, plan->predicate)},
+                {"predicate", predicate_to_json(plan->predicate)},
+                {"shards", shards},
+                {"targets", targets}});
+    return 0;
+  }
+  int64_t est = 0;
+  for (const Shard& s : plan->shards) est += s.estimated_rows;
+  std::printf("policy %s (%s): %s from %s\n", policy->name.c_str(), mode_name(policy->mode),
+              policy->source.table.c_str(), parse_uri(policy->source.uri)->redacted().c_str());
+  std::printf("selection: %s\n", describe_predicate(*policy, plan->predicate).c_str());
+  std::printf("%zu shards, about %s rows\n\n", plan->shards.size(), human_count(est).c_str());
+  std::vector<std::vector<std::string>> rows = {{"SHARD", "KEY FROM", "KEY TO", "EST ROWS"}};
+  for (const Shard& s : plan->shards) {
+    rows.push_back({std::to_string(s.index), s.range.lo.to_string(), s.range.hi.to_string(),
+                    human_count(s.estimated_rows)});
+  }
+  std::fputs(render_table(rows).c_str(), stdout);
+  for (const TargetConfig& t : policy->targets) {
+    auto spec = format_of(t);
+    std::printf("\ntarget %s: %s/%s%spart-<task>-<shard>-<n>%s\n", t.uri.c_str(),
+                t.uri.c_str(), dataset_of(*policy, t).c_str(),
+                t.layout.empty() ? "/" : ("/" + t.layout + "/").c_str(),
+                spec.is_ok() ? file_extension(*spec).c_str() : "");
+  }
+  size_t shown = 0;
+  for (const Shard& s : plan->shards) {
+    if (!args.all && shown == 1 && plan->shards.size() > 2) {
+      std::printf("\n... %zu more shards: the same statements with their own key bounds "
+                  "(--all shows every one)\n", plan->shards.size() - 2);
+      break;
+    }
+    ShardStatements st = (*source)->statements(plan->predicate, s, batch_rows);
+    std::printf("\nshard %d reads, %zu rows per statement, after the last key read:\n  %s\n",
+                s.index, batch_rows, st.read.c_str());
+    if (policy->mode == Mode::kMove) {
+      std::printf("then deletes the archived keys, %lld per transaction:\n  %s\n",
+                  static_cast<long long>(policy->purge.batch_rows), st.purge.c_str());
+    }
+    ++shown;
+  }
+  if (!args.all && plan->shards.size() > 2) {
+    const Shard& s = plan->shards.back();
+    ShardStatements st = (*source)->statements(plan->predicate, s, batch_rows);
+    std::printf("\nshard %d reads:\n  %s\n", s.index, st.read.c_str());
+  }
+  return 0;
+}
+
+int print_run(const LocalRunResult& run, bool json) {
+  if (json) {
+    print_json(run_report_json(run));
+  } else {
+    std::fputs(run_report_table(run).c_str(), stdout);
+  }
+  if (run.interrupted) return 130;
+  return run.task.state == "succeeded" ? 0 : kExitFailed;
+}
+
+Result<LocalRunResult> run_policy(const Policy& policy, const RunArgs& args) {
+  LocalRunOptions opt;
+  opt.state_path = args.state_path;
+  opt.resume_task = args.resume;
+  opt.no_resume = args.new_task;
+  opt.interrupted = &g_interrupted;
+  Progress progress(isatty(STDERR_FILENO) != 0);
+  opt.on_status = progress.handler();
+  progress.start();
+  auto result = run_locally(policy, opt);
+  progress.stop();
+  return result;
+}
+
+int run_command(const RunArgs& args) {
+  if (args.dry_run) return plan_command(args);
+  auto policy = load_policy(args.policy_path);
+  if (!policy.is_ok()) return fail(policy.status());
+  auto result = run_policy(*policy, args);
+  if (!result.is_ok()) return fail(result.status());
+  return print_run(*result, args.json);
+}
+
+int status_command(const std::string& state_path, const std::string& task_id, bool json) {
+  if (!path_exists(state_path)) {
+    return fail(Status::permanent("no state store at " + state_path +
+                                  " (run a policy first, or pass --state PATH)"));
+  }
+  auto state = open_sqlite_state_store(state_path);
+  if (!state.is_ok()) return fail(state.status());
+  if (task_id.empty()) {
+    auto tasks = (*state)->list_tasks(100);
+    if (!tasks.is_ok()) return fail(tasks.status());
+    if (json) {
+      Json arr = Json::array();
+      for (const TaskRecord& t : *tasks) arr.push_back(task_json(t));
+      print_json(arr);
+    } else {
+      std::fputs(tasks_table(*tasks).c_str(), stdout);
+    }
+    return 0;
+  }
+  auto task = (*state)->get_task(task_id);
+  if (!task.is_ok()) return fail(task.status());
+  if (!*task) return fail(Status::permanent("no task " + task_id + " in " + state_path));
+  auto shards = (*state)->list_shards(task_id);
+  if (!shards.is_ok()) return fail(shards.status());
+  std::vector<std::vector<BatchRecord>> batches;
+  for (const ShardRecord& s : *shards) {
+    auto b = (*state)->list_batches(task_id, s.index);
+    if (!b.is_ok()) return fail(b.status());
+    batches.push_back(std::move(*b));
+  }
+  if (json) {
+    print_json(task_detail_json(**task, *shards, batches));
+  } else {
+    std::fputs(task_detail(**task, *shards, batches).c_str(), stdout);
+  }
+  return 0;
+}
+
+int verify_command(const std::string& uri, bool json) {
+  auto target = default_registry().open_target(uri, "");
+  if (!target.is_ok()) return fail(target.status());
+  auto report = verify_target(**target);
+  if (!report.is_ok()) return fail(report.status());
+  if (json) {
+    print_json({{"target", (*target)->describe()},
+                {"manifests", report->manifests},
+                {"files", report->files},
+                {"rows", report->rows},
+                {"bytes", report->bytes},
+                {"ok", report->problems.empty()},
+                {"problems", report->problems}});
+  } else {
+    for (const std::string& p : report->problems) std::printf("BAD  %s\n", p.c_str());
+    std::printf("%s: %d manifests, %d files, %s rows, %s verified%s\n",
+                (*target)->describe().c_str(), report->manifests, report->files,
+                human_count(static_cast<int64_t>(report->rows)).c_str(),
+                human_bytes(static_cast<int64_t>(report->bytes)).c_str(),
+                report->problems.empty() ? "; all good"
+                                         : ("; " + std::to_string(report->problems.size()) +
+                                            " problem(s)").c_str());
+  }
+  if (report->manifests == 0) {
+    std::fprintf(stderr, "warning: %s holds no manifests (nothing archived there yet?)\n",
+                 uri.c_str());
+  }
+  return report->problems.empty() ? 0 : kExitFailed;
+}
+
+int demo_command(int64_t rows, const std::string& dir, bool json) {
+  const std::string db = join_path(dir, "telemetry.db");
+  const std::string policy_path = join_path(dir, "telemetry.yaml");
+  std::fprintf(stderr, "generating %s rows of vehicle telemetry in %s ...\n",
+               human_count(rows).c_str(), db.c_str());
+  const double t0 = monotonic_seconds();
+  Status s = generate_telemetry_db(db, rows, system_clock().now_micros());
+  if (!s.is_ok()) return fail(s);
+  // A fresh database gets a fresh archive and state: no task of an earlier demo applies.
+  std::error_code ec;
+  std::filesystem::remove_all(join_path(dir, "archive"), ec);
+  std::filesystem::remove_all(join_path(dir, ".strata"), ec);
+  s = write_file_atomic(policy_path, demo_policy_yaml("telemetry.db", "archive"));
+  if (!s.is_ok()) return fail(s);
+  std::fprintf(stderr, "generated in %s; wrote the policy %s\n", format_elapsed(monotonic_seconds() - t0).c_str(),
+               policy_path.c_str());
+  auto policy = load_policy(policy_path);
+  if (!policy.is_ok()) return fail(policy.status());
+  std::fprintf(stderr, "archiving rows older than 30 days into %s/archive (move mode) ...\n",
+               dir.c_str());
+  RunArgs args;
+  args.state_path = join_path(dir, ".strata/state.db");
+  args.new_task = true;
+  auto result = run_policy(*policy, args);
+  if (!result.is_ok()) return fail(result.status());
+  int rc = print_run(*result, json);
+  if (!json && rc == 0) {
+    std::printf("\nNext: strata status --state %s %s\n      strata verify %s/archive\n",
+                args.state_path.c_str(), result->task.id.c_str(), dir.c_str());
+  }
+  return rc;
+}
+
+}  // namespace
+}  // namespace strata
+
+int main(int argc, char** argv) {
+  using namespace strata;
+  std::string log_level = "warn";
+  CLI::App app{"strata: archive aging data from online stores into cold storage, safely.",
+               "strata"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", kVersion);
+  app.add_option("--log-level", log_level, "debug, info, warn or error")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+
+  RunArgs run_args;
+  auto* run = app.add_subcommand("run", "Run a policy to completion on embedded defaults");
+  run->add_option("policy", run_args.policy_path, "Policy file (YAML)")->required();
+  run->add_flag("--dry-run", run_args.dry_run, "Show the shards and statements; touch nothing");
+  run->add_flag("--json", run_args.json, "Print the final report as JSON");
+  run->add_option("--resume", run_args.resume, "Finish the task with this id");
+  run->add_flag("--new", run_args.new_task, "Start a new task even if one is unfinished");
+  run->add_option("--state", run_args.state_path, "State store (SQLite)")->capture_default_str();
+
+  RunArgs plan_args;
+  auto* plan = app.add_subcommand("plan", "Show the shards and statements a run would use");
+  plan->add_option("policy", plan_args.policy_path, "Policy file (YAML)")->required();
+  plan->add_flag("--json", plan_args.json, "Print the plan as JSON");
+  plan->add_flag("--all", plan_args.all, "Show the statements of every shard");
+  plan->add_option("--state", plan_args.state_path, "State store (SQLite)")->capture_default_str();
+
+  std::string status_task, status_state = ".strata/state.db";
+  bool status_json = false;
+  auto* status = app.add_subcommand("status", "Tasks, or one task's shards and batches");
+  status->add_option("task", status_task, "Task id");
+  status->add_flag("--json", status_json, "Print JSON");
+  status->add_option("--state", status_state, "State store (SQLite)")->capture_default_str();
+
+  std::string verify_target_uri;
+  bool verify_json = false;
+  auto* verify = app.add_subcommand(
+      "verify", "Re-read every archived file of a target; check rows, checksums and sha256");
+  verify->add_option("target", verify_target_uri, "Target URI or directory")->required();
+  verify->add_flag("--json", verify_json, "Print JSON");
+
+  int64_t demo_rows = 1000000;
+  std::string demo_dir = "demo";
+  bool demo_json = false;
+  auto* demo = app.add_subcommand("demo", "Generate a telemetry database and archive it");
+  demo->add_option("--rows", demo_rows, "Rows to generate")->capture_default_str()->check(
+      CLI::Range(int64_t{1}, int64_t{2000000000}));
+  demo->add_option("--dir", demo_dir, "Folder for the database, policy and archive")
+      ->capture_default_str();
+  demo->add_flag("--json", demo_json, "Print the final report as JSON");
+
+  auto* docs = app.add_subcommand("policy-reference", "Print the reference of every policy key");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  init_logging(log_level);
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+
+  if (*run) return run_command(run_args);
+  if (*plan) return plan_command(plan_args);
+  if (*status) return status_command(status_state, status_task, status_json);
+  if (*verify) return verify_command(verify_target_uri, verify_json);
+  if (*demo) return demo_command(demo_rows, demo_dir, demo_json);
+  if (*docs) {
+    std::fputs(policy_reference_markdown().c_str(), stdout);
+    return 0;
+  }
+  return kExitUsage;
+}

@@ -1,0 +1,187 @@
+// archive: streams one shard from its source into every target of the policy, commits and
+// verifies the parts and the shard manifest, then asks purge to delete (move mode).
+#include "core/checksum.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "functions/functions.h"
+#include "functions/shard_writer.h"
+#include "functions/task.h"
+#include "functions/work.h"
+
+namespace strata {
+
+namespace {
+
+struct TargetState {
+  TargetConfig config;
+  std::string dataset;
+  std::unique_ptr<Target> target;
+  std::unique_ptr<ShardWriter> writer;  // null when a committed manifest already exists
+  std::optional<ShardManifest> manifest;
+};
+
+ShardManifest manifest_base(const ShardWork& w, const std::string& dataset, const Schema& schema,
+                            const Clock& clock) {
+  ShardManifest m;
+  m.task_id = w.task_id;
+  m.shard = w.shard.index;
+  m.dataset = dataset;
+  auto uri = parse_uri(w.policy.source.uri);
+  m.source = uri.is_ok() ? uri->redacted() : "";
+  m.table = w.policy.source.table;
+  m.key_column = w.policy.source.key;
+  m.time_column = w.policy.source.time;
+  m.predicate = predicate_to_json(w.predicate);
+  m.range = w.shard.range;
+  m.schema = schema;
+  m.committed_at = clock.now_micros();
+  return m;
+}
+
+Status archive(Services& svc, Context& ctx, const Event& ev) {
+  STRATA_ASSIGN_OR_RETURN(ShardWork w, ShardWork::from_json(ev.data));
+  const std::string subject = w.task_id + "/" + std::to_string(w.shard.index);
+  auto status = [&](const char* type, Json data) {
+    data["task_id"] = w.task_id;
+    data["shard"] = w.shard.index;
+    return ctx.send(kTopicStatus, make_event(type, "strata/archive", subject, std::move(data), &ev));
+  };
+  const int64_t started_at = svc.clock->now_micros();
+  STRATA_TRY(status(kShardStarted, Json{{"attempt", ctx.attempt()}, {"started_at", started_at}}));
+
+  STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Source> source,
+                          svc.registry->open_source(source_spec_of(w.policy)));
+  STRATA_ASSIGN_OR_RETURN(Schema schema_value, source->describe());
+  auto schema = std::make_shared<const Schema>(std::move(schema_value));
+
+  std::vector<TargetState> targets;
+  bool all_committed = true;
+  for (const TargetConfig& tc : w.policy.targets) {
+    TargetState ts;
+    ts.config = tc;
+    ts.dataset = dataset_of(w.policy, tc);
+    STRATA_ASSIGN_OR_RETURN(ts.target, svc.registry->open_target(tc.uri, w.policy.base_dir));
+    STRATA_ASSIGN_OR_RETURN(ts.manifest,
+                            load_manifest(*ts.target, ts.dataset, w.task_id, w.shard.index));
+    if (!ts.manifest) {
+      all_committed = false;
+      ShardWriterOptions opt;
+      opt.task_id = w.task_id;
+      opt.shard = w.shard.index;
+      opt.dataset = ts.dataset;
+      STRATA_ASSIGN_OR_RETURN(opt.format, format_of(tc));
+      opt.layout = tc.layout;
+      opt.key_column = w.policy.source.key;
+      opt.time_column = w.policy.source.time;
+      opt.verify = w.policy.verify;
+      opt.max_open_parts = svc.max_open_partitions;
+      opt.file_metadata = {{"strata.task", w.task_id},
+                           {"strata.source", manifest_base(w, ts.dataset, *schema, *svc.clock).source},
+                           {"strata.table", w.policy.source.table}};
+      ts.writer = std::make_unique<ShardWriter>(*ts.target, std::move(opt), schema);
+      STRATA_TRY(ts.writer->start());
+    }
+    targets.push_back(std::move(ts));
+  }
+
+  int64_t rows = 0, bytes_in = 0;
+  if (!all_committed) {
+    auto abort_all = [&] {
+      for (TargetState& ts : targets) {
+        if (ts.writer) ts.writer->abort();
+      }
+    };
+    auto read = source->read(w.predicate, w.shard, static_cast<size_t>(w.policy.batch.rows));
+    if (!read.is_ok()) {
+      abort_all();
+      return read.status();
+    }
+    std::unique_ptr<BatchReader> reader = std::move(read).value();
+    auto throttle = svc.throttles.get(w.task_id + "/read", w.policy.throttle.rows_per_second);
+    Batch batch(schema);
+    for (int seq = 0;; ++seq) {
+      if (ctx.cancelled()) {
+        abort_all();
+        return Status::cancelled("shard " + subject + " stopped before it finished");
+      }
+      const int64_t batch_started = svc.clock->now_micros();
+      auto more = reader->next(batch);
+      if (!more.is_ok()) {
+        abort_all();
+        return more.status();
+      }
+      if (!*more) break;
+      throttle->acquire(static_cast<int64_t>(batch.num_rows()));
+      for (TargetState& ts : targets) {
+        if (!ts.writer) continue;
+        Status s = ts.writer->write(batch);
+        if (!s.is_ok()) {
+          abort_all();
+          return s.with_context("target " + ts.target->describe());
+        }
+      }
+      rows += static_cast<int64_t>(batch.num_rows());
+      bytes_in += static_cast<int64_t>(batch.data_bytes());
+      int64_t bytes_out = 0;
+      for (TargetState& ts : targets) {
+        if (ts.writer) bytes_out += static_cast<int64_t>(ts.writer->bytes_written());
+      }
+      STRATA_TRY(status(kBatchArchived,
+                        Json{{"seq", seq},
+                             {"rows", static_cast<int64_t>(batch.num_rows())},
+                             {"bytes_in", static_cast<int64_t>(batch.data_bytes())},
+                             {"shard_rows", rows},
+                             {"shard_bytes_in", bytes_in},
+                             {"shard_bytes_out", bytes_out},
+                             {"started_at", batch_started},
+                             {"finished_at", svc.clock->now_micros()}}));
+    }
+    for (TargetState& ts : targets) {
+      if (!ts.writer) continue;
+      auto m = ts.writer->commit(manifest_base(w, ts.dataset, *schema, *svc.clock));
+      if (!m.is_ok()) {
+        abort_all();
+        return m.status().with_context("target " + ts.target->describe());
+      }
+      ts.manifest = std::move(m).value();
+    }
+  }
+
+  // Every target must hold the same rows before anything may be purged.
+  const ShardManifest& first = *targets.front().manifest;
+  int64_t bytes_out = 0;
+  int files = 0;
+  for (const TargetState& ts : targets) {
+    if (ts.manifest->checksum != first.checksum) {
+      return Status::permanent("shard " + subject + ": target " + ts.target->describe() +
+                               " holds rows " + ts.manifest->checksum + " but " +
+                               targets.front().target->describe() + " holds " + first.checksum +
+                               " (the source changed between attempts; nothing was purged)");
+    }
+    for (const ManifestFile& f : ts.manifest->files) bytes_out += static_cast<int64_t>(f.bytes);
+    files += static_cast<int>(ts.manifest->files.size());
+  }
+  if (all_committed) {
+    rows = static_cast<int64_t>(first.rows);
+    spdlog::info("shard {}: already committed ({} rows), not archived again", subject, rows);
+  }
+  STRATA_TRY(status(kShardArchived, Json{{"rows", rows},
+                                         {"bytes_in", bytes_in},
+                                         {"bytes_out", bytes_out},
+                                         {"files", files},
+                                         {"move", w.policy.mode == Mode::kMove},
+                                         {"finished_at", svc.clock->now_micros()}}));
+  if (w.policy.mode == Mode::kMove) {
+    STRATA_TRY(ctx.send(kTopicPurge,
+                        make_event(kPurgeRequested, "strata/archive", subject, w.to_json(), &ev)));
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+Handler make_archive_handler(Services& services) {
+  return [&services](Context& ctx, const Event& ev) { return archive(services, ctx, ev); };
+}
+
+}  // namespace strata

@@ -1,0 +1,47 @@
+// Wires the functions of the chain to a bus.
+#include "core/log.h"
+#include "functions/functions.h"
+
+namespace strata {
+
+Status register_chain(Bus& bus, Services& services, const ChainOptions& options) {
+  STRATA_TRY(bus.subscribe(
+      FunctionSpec{"split", kTopicTasks, make_split_handler(services), 1, options.retry}));
+  for (const std::string& kind : options.source_kinds) {
+    STRATA_TRY(bus.subscribe(FunctionSpec{"archive-" + kind, std::string(kTopicShardsPrefix) + kind,
+                                          make_archive_handler(services), options.archive_workers,
+                                          options.retry}));
+  }
+  STRATA_TRY(bus.subscribe(FunctionSpec{"purge", kTopicPurge, make_purge_handler(services),
+                                        options.purge_workers, options.retry}));
+  RetryPolicy status_retry = options.retry;
+  status_retry.max_attempts = 20;
+  STRATA_TRY(bus.subscribe(
+      FunctionSpec{"status", kTopicStatus, make_status_handler(services), 1, status_retry}));
+
+  bus.on_dead_letter([&bus](const DeadLetter& dl) {
+    spdlog::error("{} gave up on {} after {} attempt(s): {}", dl.function, dl.event.subject,
+                  dl.attempts, dl.error.message());
+    const Json& d = dl.event.data;
+    Json data{{"task_id", d.value("task_id", "")},
+              {"error", dl.error.message()},
+              {"function", dl.function},
+              {"attempts", dl.attempts}};
+    const char* type = kShardFailed;
+    if (dl.event.type == kTaskRequested) {
+      type = kTaskFailed;
+      if (d.contains("policy") && d["policy"].is_object()) {
+        data["policy_name"] = d["policy"].value("name", "");
+      }
+    } else if (d.contains("shard") && d["shard"].is_object()) {
+      data["shard"] = d["shard"].value("index", 0);
+    } else if (dl.function == "status") {
+      return;  // nothing more to report to
+    }
+    (void)bus.publish(kTopicStatus, make_event(type, "strata/runtime", dl.event.subject, data,
+                                               &dl.event));
+  });
+  return Status::ok();
+}
+
+}  // namespace strata

@@ -1,0 +1,95 @@
+// purge: deletes from the source exactly the keys held by the shard's committed, verified files,
+// in small transactions that re-check the selection predicate, throttled. Runs only when every
+// target has committed the shard with identical rows.
+#include <thread>
+
+#include "core/log.h"
+#include "functions/functions.h"
+#include "functions/task.h"
+#include "functions/verify.h"
+#include "functions/work.h"
+
+namespace strata {
+
+namespace {
+
+Status purge(Services& svc, Context& ctx, const Event& ev) {
+  STRATA_ASSIGN_OR_RETURN(ShardWork w, ShardWork::from_json(ev.data));
+  const std::string subject = w.task_id + "/" + std::to_string(w.shard.index);
+  auto status = [&](const char* type, Json data) {
+    data["task_id"] = w.task_id;
+    data["shard"] = w.shard.index;
+    return ctx.send(kTopicStatus, make_event(type, "strata/purge", subject, std::move(data), &ev));
+  };
+
+  // Safety rule 1: only keys in a committed manifest whose files verify are deleted.
+  std::unique_ptr<Target> first_target;
+  std::optional<ShardManifest> manifest;
+  for (const TargetConfig& tc : w.policy.targets) {
+    STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Target> target,
+                            svc.registry->open_target(tc.uri, w.policy.base_dir));
+    STRATA_ASSIGN_OR_RETURN(std::optional<ShardManifest> m,
+                            load_manifest(*target, dataset_of(w.policy, tc), w.task_id,
+                                          w.shard.index));
+    if (!m) {
+      return Status::permanent("purge of shard " + subject + " refused: " + target->describe() +
+                               " has no committed manifest for it");
+    }
+    if (manifest && m->checksum != manifest->checksum) {
+      return Status::permanent("purge of shard " + subject + " refused: targets hold different rows");
+    }
+    if (!manifest) {
+      manifest = std::move(m);
+      first_target = std::move(target);
+    }
+  }
+  for (const ManifestFile& f : manifest->files) {
+    STRATA_ASSIGN_OR_RETURN(std::string sha, sha256_of(*first_target, f.path));
+    if (sha != f.sha256) {
+      return Status::permanent("purge of shard " + subject + " refused: " +
+                               first_target->describe() + "/" + f.path +
+                               " no longer matches its manifest (sha256 " + sha + ")");
+    }
+  }
+
+  STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Source> source,
+                          svc.registry->open_source(source_spec_of(w.policy)));
+  auto throttle = svc.throttles.get(w.task_id + "/purge", w.policy.throttle.rows_per_second);
+  const size_t txn_rows = static_cast<size_t>(w.policy.purge.batch_rows);
+  int64_t deleted = 0, seen = 0;
+  double last_progress = monotonic_seconds();
+  for (const ManifestFile& f : manifest->files) {
+    Status s = read_column(
+        *first_target, *manifest, f, w.policy.source.key, txn_rows,
+        [&](const ColumnVector& keys) -> Status {
+          if (ctx.cancelled()) return Status::cancelled("purge of shard " + subject + " stopped");
+          throttle->acquire(static_cast<int64_t>(keys.size()));
+          STRATA_ASSIGN_OR_RETURN(uint64_t n, source->delete_keys(w.predicate, w.shard, keys));
+          deleted += static_cast<int64_t>(n);
+          seen += static_cast<int64_t>(keys.size());
+          if (monotonic_seconds() - last_progress > 0.5) {
+            last_progress = monotonic_seconds();
+            STRATA_TRY(status(kPurgeProgress, Json{{"rows_purged", deleted}, {"keys", seen}}));
+          }
+          if (w.policy.purge.sleep.count() > 0) std::this_thread::sleep_for(w.policy.purge.sleep);
+          return Status::ok();
+        });
+    if (!s.is_ok()) return s.with_context("purge of shard " + subject);
+  }
+  if (deleted < seen) {
+    spdlog::info("shard {}: {} of {} archived rows deleted; the others were already gone or no "
+                 "longer match the selection, and were kept",
+                 subject, deleted, seen);
+  }
+  return status(kShardPurged, Json{{"rows_purged", deleted},
+                                   {"keys", seen},
+                                   {"finished_at", svc.clock->now_micros()}});
+}
+
+}  // namespace
+
+Handler make_purge_handler(Services& services) {
+  return [&services](Context& ctx, const Event& ev) { return purge(services, ctx, ev); };
+}
+
+}  // namespace strata

@@ -1,0 +1,34 @@
+// What the functions need from the world, injected by whoever runs them (CLI, server, worker).
+#pragma once
+
+#include "connectors/registry.h"
+#include "core/clock.h"
+#include "functions/throttle.h"
+#include "runtime/state_store.h"
+
+namespace strata {
+
+struct Services {
+  const Registry* registry = nullptr;
+  // Read by split (resume) and written only by the status function.
+  StateStore* state = nullptr;
+  const Clock* clock = &system_clock();
+  ThrottleRegistry throttles;
+  // Open part writers per shard and target before the oldest is closed.
+  int max_open_partitions = 16;
+};
+
+// Event types of the chain.
+inline constexpr const char* kTaskRequested = "strata.task.requested";
+inline constexpr const char* kTaskPlanned = "strata.task.planned";
+inline constexpr const char* kTaskFailed = "strata.task.failed";
+inline constexpr const char* kShardRequested = "strata.shard.requested";
+inline constexpr const char* kShardStarted = "strata.shard.started";
+inline constexpr const char* kBatchArchived = "strata.batch.archived";
+inline constexpr const char* kShardArchived = "strata.shard.archived";
+inline constexpr const char* kPurgeRequested = "strata.purge.requested";
+inline constexpr const char* kPurgeProgress = "strata.purge.progress";
+inline constexpr const char* kShardPurged = "strata.shard.purged";
+inline constexpr const char* kShardFailed = "strata.shard.failed";
+
+}  // namespace strata

@@ -1,0 +1,118 @@
+// split: the entry of the chain. Plans a task into shards (or, for a task that already has a
+// plan, re-dispatches the shards that are not done) and sends one event per shard.
+#include <algorithm>
+
+#include "core/log.h"
+#include "functions/functions.h"
+#include "functions/task.h"
+#include "functions/work.h"
+
+namespace strata {
+
+namespace {
+
+Status send_status(Context& ctx, const Event& parent, const char* type, const std::string& subject,
+                   Json data) {
+  return ctx.send(kTopicStatus, make_event(type, "strata/split", subject, std::move(data), &parent));
+}
+
+Status split(Services& svc, Context& ctx, const Event& ev) {
+  const Json& d = ev.data;
+  if (!d.contains("task_id") || !d.contains("policy")) {
+    return Status::permanent("task request needs 'task_id' and 'policy'");
+  }
+  const std::string task_id = d["task_id"].get<std::string>();
+  STRATA_ASSIGN_OR_RETURN(Policy policy, Policy::from_json(d["policy"]));
+  STRATA_ASSIGN_OR_RETURN(std::string kind, svc.registry->source_kind(policy.source.uri));
+  STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Source> source,
+                          svc.registry->open_source(source_spec_of(policy)));
+  for (const TargetConfig& t : policy.targets) {
+    STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Target> target,
+                            svc.registry->open_target(t.uri, policy.base_dir));
+    STRATA_TRY(target->check_writable());
+  }
+
+  STRATA_ASSIGN_OR_RETURN(std::optional<TaskRecord> existing, svc.state->get_task(task_id));
+  std::vector<Shard> todo;
+  Predicate predicate;
+  if (existing && !existing->predicate.empty()) {
+    // Resume: same predicate, same shards; skip the ones already done.
+    STRATA_ASSIGN_OR_RETURN(predicate, predicate_from_json(existing->predicate));
+    STRATA_ASSIGN_OR_RETURN(std::vector<ShardRecord> shards, svc.state->list_shards(task_id));
+    for (const ShardRecord& r : shards) {
+      if (r.state == "done") continue;
+      Json sj = r.range;
+      sj["index"] = r.index;
+      sj["estimated_rows"] = r.estimated_rows;
+      STRATA_ASSIGN_OR_RETURN(Shard s, shard_from_json(sj));
+      todo.push_back(std::move(s));
+    }
+    existing->state = "running";
+    existing->finished_at = 0;
+    existing->error.clear();
+    existing->updated_at = svc.clock->now_micros();
+    STRATA_TRY(svc.state->put_task(*existing));
+    spdlog::info("task {}: resuming {} of {} shards", task_id, todo.size(), shards.size());
+  } else {
+    STRATA_ASSIGN_OR_RETURN(std::optional<TaskRecord> previous,
+                            svc.state->latest_succeeded(policy.name));
+    STRATA_ASSIGN_OR_RETURN(TaskPlan plan, plan_task(policy, *source, *svc.clock, previous));
+    predicate = plan.predicate;
+    todo = plan.shards;
+    // The plan is made durable before any shard is dispatched, so a crash at any later point
+    // resumes this task with this predicate instead of starting an overlapping one.
+    TaskRecord task;
+    task.id = task_id;
+    task.policy_name = policy.name;
+    task.state = "running";
+    task.created_at = svc.clock->now_micros();
+    task.updated_at = task.created_at;
+    task.policy = policy.to_json();
+    task.predicate = predicate_to_json(predicate);
+    task.shards_total = static_cast<int>(plan.shards.size());
+    for (const Shard& s : plan.shards) {
+      ShardRecord r;
+      r.task_id = task_id;
+      r.index = s.index;
+      r.state = "pending";
+      r.range = Json{{"lo", shard_to_json(s)["lo"]}, {"hi", shard_to_json(s)["hi"]}};
+      r.estimated_rows = s.estimated_rows;
+      STRATA_TRY(svc.state->put_shard(r));
+    }
+    if (plan.shards.empty()) {
+      task.state = "succeeded";
+      task.finished_at = task.created_at;
+    }
+    STRATA_TRY(svc.state->put_task(task));
+  }
+
+  Json shards_json = Json::array();
+  for (const Shard& s : todo) shards_json.push_back(shard_to_json(s));
+  STRATA_TRY(send_status(ctx, ev, kTaskPlanned, task_id,
+                         Json{{"task_id", task_id},
+                              {"policy_name", policy.name},
+                              {"resumed", existing.has_value()},
+                              {"predicate", predicate_to_json(predicate)},
+                              {"shards", shards_json}}));
+  const std::string topic = std::string(kTopicShardsPrefix) + kind;
+  for (const Shard& s : todo) {
+    ShardWork work{task_id, policy, predicate, s};
+    STRATA_TRY(ctx.send(topic, make_event(kShardRequested, "strata/split",
+                                          task_id + "/" + std::to_string(s.index), work.to_json(),
+                                          &ev)));
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+Handler make_split_handler(Services& services) {
+  return [&services](Context& ctx, const Event& ev) { return split(services, ctx, ev); };
+}
+
+Event make_task_request(const std::string& task_id, const Policy& policy) {
+  return make_event(kTaskRequested, "strata/cli", task_id,
+                    Json{{"task_id", task_id}, {"policy", policy.to_json()}});
+}
+
+}  // namespace strata

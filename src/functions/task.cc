@@ -1,0 +1,184 @@
+#include "functions/task.h"
+
+#include <random>
+
+#include "functions/manifest.h"
+#include "functions/partition_layout.h"
+
+namespace strata {
+
+using nlohmann::json;
+
+json predicate_to_json(const Predicate& p) {
+  json j = json::object();
+  if (p.time_before) j["time_before"] = *p.time_before;
+  if (p.time_from) j["time_from"] = *p.time_from;
+  if (p.key_below) j["key_below"] = value_to_json(*p.key_below);
+  if (p.key_from) j["key_from"] = value_to_json(*p.key_from);
+  if (!p.where.empty()) j["where"] = p.where;
+  if (p.time_before) j["time_before_text"] = format_timestamp(*p.time_before);
+  if (p.time_from) j["time_from_text"] = format_timestamp(*p.time_from);
+  return j;
+}
+
+Result<Predicate> predicate_from_json(const json& j) {
+  if (!j.is_object()) return Status::permanent("predicate must be a JSON object");
+  Predicate p;
+  if (j.contains("time_before")) p.time_before = j["time_before"].get<int64_t>();
+  if (j.contains("time_from")) p.time_from = j["time_from"].get<int64_t>();
+  if (j.contains("key_below")) p.key_below = value_from_json(j["key_below"]);
+  if (j.contains("key_from")) p.key_from = value_from_json(j["key_from"]);
+  p.where = j.value("where", "");
+  return p;
+}
+
+json shard_to_json(const Shard& s) {
+  return json{{"index", s.index},
+              {"lo", value_to_json(s.range.lo)},
+              {"hi", value_to_json(s.range.hi)},
+              {"estimated_rows", s.estimated_rows}};
+}
+
+Result<Shard> shard_from_json(const json& j) {
+  if (!j.is_object() || !j.contains("index")) return Status::permanent("shard needs an 'index'");
+  Shard s;
+  s.index = j["index"].get<int>();
+  s.range.lo = value_from_json(j.value("lo", json()));
+  s.range.hi = value_from_json(j.value("hi", json()));
+  s.estimated_rows = j.value("estimated_rows", int64_t{0});
+  return s;
+}
+
+SourceSpec source_spec_of(const Policy& policy) {
+  SourceSpec s;
+  s.uri = policy.source.uri;
+  s.table = policy.source.table;
+  s.key_column = policy.source.key;
+  s.time_column = policy.source.time;
+  s.where = policy.source.where;
+  s.base_dir = policy.base_dir;
+  return s;
+}
+
+std::string dataset_of(const Policy& policy, const TargetConfig& target) {
+  if (!target.dataset.empty()) return target.dataset;
+  const std::string& t = policy.source.table;
+  size_t dot = t.rfind('.');
+  return dot == std::string::npos ? t : t.substr(dot + 1);
+}
+
+Result<FormatSpec> format_of(const TargetConfig& target) {
+  auto spec = make_format_spec(target.format, target.compression, target.level);
+  if (!spec.is_ok()) return spec.status().with_context("target " + target.uri);
+  return spec;
+}
+
+std::string new_task_id(const Clock& clock) {
+  int64_t us = clock.now_micros();
+  int64_t days = us >= 0 ? us / 86400000000LL : (us - 86399999999LL) / 86400000000LL;
+  int64_t rem = (us - days * 86400000000LL) / 1000000;
+  std::string date = format_date(days);
+  char buf[64];
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::snprintf(buf, sizeof buf, "%.4s%.2s%.2sT%02d%02d%02d-%06x", date.c_str(), date.c_str() + 5,
+                date.c_str() + 8, static_cast<int>(rem / 3600), static_cast<int>(rem / 60 % 60),
+                static_cast<int>(rem % 60), static_cast<unsigned>(rng() & 0xffffff));
+  return buf;
+}
+
+namespace {
+
+Result<Value> typed_key(const Schema& schema, const std::string& key, const std::string& text) {
+  int k = schema.index_of(key);
+  if (k >= 0 && storage_of(schema[k].type) == Storage::kInt) {
+    auto v = parse_int(text);
+    if (!v.is_ok()) {
+      return Status::permanent("selection.key_below '" + text + "' is not an integer, but key column '" +
+                               key + "' is " + type_name(schema[k].type));
+    }
+    return Value::of_int(*v);
+  }
+  return Value::of_text(text);
+}
+
+}  // namespace
+
+Result<Predicate> resolve_predicate(const Policy& policy, const Schema& schema, int64_t now_micros,
+                                    const std::optional<TaskRecord>& previous) {
+  Predicate p;
+  p.where = policy.source.where;
+  const SelectionConfig& sel = policy.selection;
+  if (sel.older_than) {
+    p.time_before = now_micros - sel.older_than->count();
+  } else if (sel.before) {
+    STRATA_ASSIGN_OR_RETURN(int64_t t, parse_timestamp(*sel.before));
+    p.time_before = t;
+  } else if (sel.key_below) {
+    STRATA_ASSIGN_OR_RETURN(p.key_below, typed_key(schema, policy.source.key, *sel.key_below));
+  }
+  if (policy.mode == Mode::kCopy && previous) {
+    // Continue where the last successful copy ended.
+    auto prev = predicate_from_json(previous->predicate);
+    if (prev.is_ok()) {
+      if (p.time_before && prev->time_before && *prev->time_before < *p.time_before) {
+        p.time_from = prev->time_before;
+      }
+      if (p.key_below && prev->key_below && *prev->key_below < *p.key_below) {
+        p.key_from = prev->key_below;
+      }
+    }
+  }
+  return p;
+}
+
+Result<TaskPlan> plan_task(const Policy& policy, Source& source, const Clock& clock,
+                           const std::optional<TaskRecord>& previous,
+                           const std::optional<Predicate>& fixed) {
+  TaskPlan plan;
+  STRATA_ASSIGN_OR_RETURN(plan.schema, source.describe());
+  const std::string where = "source " + policy.source.table;
+  if (plan.schema.index_of(policy.source.key) < 0) {
+    return Status::permanent(where + ": key column '" + policy.source.key + "' does not exist");
+  }
+  if (!policy.source.time.empty()) {
+    int t = plan.schema.index_of(policy.source.time);
+    if (t < 0) {
+      return Status::permanent(where + ": time column '" + policy.source.time + "' does not exist");
+    }
+    Type tt = plan.schema[t].type;
+    if (tt != Type::kTimestamp && tt != Type::kDate) {
+      return Status::permanent(where + ": time column '" + policy.source.time + "' is " +
+                               type_name(tt) +
+                               ", not a timestamp or date (declare it TIMESTAMP/DATETIME/DATE, or "
+                               "select by key_below)");
+    }
+  }
+  for (const TargetConfig& t : policy.targets) {
+    STRATA_TRY(format_of(t).status());
+    auto layout = PartitionLayout::parse(t.layout, plan.schema);
+    if (!layout.is_ok()) return layout.status().with_context("target " + t.uri);
+  }
+  if (fixed) {
+    plan.predicate = *fixed;
+  } else {
+    STRATA_ASSIGN_OR_RETURN(plan.predicate,
+                            resolve_predicate(policy, plan.schema, clock.now_micros(), previous));
+  }
+  SplitOptions split;
+  split.shard_rows = policy.split.shard_rows;
+  STRATA_ASSIGN_OR_RETURN(plan.shards, source.plan(plan.predicate, split));
+  return plan;
+}
+
+std::string describe_predicate(const Policy& policy, const Predicate& p) {
+  std::string out;
+  auto add = [&](const std::string& s) { out += (out.empty() ? "" : " AND ") + s; };
+  if (p.time_from) add(policy.source.time + " >= '" + format_timestamp(*p.time_from) + "'");
+  if (p.time_before) add(policy.source.time + " < '" + format_timestamp(*p.time_before) + "'");
+  if (p.key_from) add(policy.source.key + " >= " + p.key_from->to_string());
+  if (p.key_below) add(policy.source.key + " < " + p.key_below->to_string());
+  if (!p.where.empty()) add("(" + p.where + ")");
+  return out.empty() ? "all rows" : out;
+}
+
+}  // namespace strata

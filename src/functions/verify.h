@@ -1,0 +1,38 @@
+// Re-reading archived files: sha256 over the stored bytes, then a full decode whose row count
+// and order-independent row checksum must match what the manifest says was written.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "connectors/target.h"
+#include "functions/manifest.h"
+
+namespace strata {
+
+// sha256 of the object at `path`, read sequentially.
+Result<std::string> sha256_of(Target& target, const std::string& path);
+
+// Checks one file of a manifest; the error names the file and what differs.
+Status verify_file(Target& target, const ShardManifest& manifest, const ManifestFile& file);
+
+// Reads the `column` of a verified file in batches of up to `batch_rows` values.
+Status read_column(Target& target, const ShardManifest& manifest, const ManifestFile& file,
+                   const std::string& column, size_t batch_rows,
+                   const std::function<Status(const ColumnVector&)>& on_batch);
+
+struct VerifyReport {
+  int manifests = 0;
+  int files = 0;
+  uint64_t rows = 0;
+  uint64_t bytes = 0;
+  std::vector<std::string> problems;  // one line per bad file, naming it
+};
+
+// Every manifest of the target and every file they list. `progress` (may be empty) is called
+// after each file.
+Result<VerifyReport> verify_target(Target& target,
+                                   const std::function<void(const VerifyReport&)>& progress = {});
+
+}  // namespace strata
