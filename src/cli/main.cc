@@ -230,7 +230,7 @@ int verify_command(const std::string& uri, bool json) {
   return report->problems.empty() ? 0 : kExitFailed;
 }
 
-int demo_command(int64_t rows, const std::string& dir, bool json) {
+int demo_command(int64_t rows, const std::string& dir, bool json, bool no_run) {
   const std::string db = join_path(dir, "telemetry.db");
   const std::string policy_path = join_path(dir, "telemetry.yaml");
   std::fprintf(stderr, "generating %s rows of vehicle telemetry in %s ...\n",
@@ -246,6 +246,7 @@ int demo_command(int64_t rows, const std::string& dir, bool json) {
   if (!s.is_ok()) return fail(s);
   std::fprintf(stderr, "generated in %s; wrote the policy %s\n", format_elapsed(monotonic_seconds() - t0).c_str(),
                policy_path.c_str());
+  if (no_run) return 0;
   auto policy = load_policy(policy_path);
   if (!policy.is_ok()) return fail(policy.status());
   std::fprintf(stderr, "archiving rows older than 30 days into %s/archive (move mode) ...\n",
@@ -309,13 +310,14 @@ int main(int argc, char** argv) {
 
   int64_t demo_rows = 1000000;
   std::string demo_dir = "demo";
-  bool demo_json = false;
+  bool demo_json = false, demo_no_run = false;
   auto* demo = app.add_subcommand("demo", "Generate a telemetry database and archive it");
   demo->add_option("--rows", demo_rows, "Rows to generate")->capture_default_str()->check(
       CLI::Range(int64_t{1}, int64_t{2000000000}));
   demo->add_option("--dir", demo_dir, "Folder for the database, policy and archive")
       ->capture_default_str();
   demo->add_flag("--json", demo_json, "Print the final report as JSON");
+  demo->add_flag("--no-run", demo_no_run, "Only generate the database and the policy");
 
   auto* docs = app.add_subcommand("policy-reference", "Print the reference of every policy key");
 
@@ -332,7 +334,7 @@ int main(int argc, char** argv) {
   if (*plan) return plan_command(plan_args);
   if (*status) return status_command(status_state, status_task, status_json);
   if (*verify) return verify_command(verify_target_uri, verify_json);
-  if (*demo) return demo_command(demo_rows, demo_dir, demo_json);
+  if (*demo) return demo_command(demo_rows, demo_dir, demo_json, demo_no_run);
   if (*docs) {
     std::fputs(policy_reference_markdown().c_str(), stdout);
     return 0;

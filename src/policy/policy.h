@@ -41,9 +41,12 @@ struct BatchConfig {
   int64_t rows = 10000;  // rows per read batch
 };
 
+// The format a target writes when the policy does not say. The one place it is decided.
+inline constexpr const char* kDefaultTargetFormat = "ndjson";
+
 struct TargetConfig {
   std::string uri;                 // file://archive, s3://bucket/prefix
-  std::string format = "ndjson";   // ndjson | csv | parquet
+  std::string format = kDefaultTargetFormat;  // ndjson | csv | parquet
   std::string compression = "zstd";
   int level = 3;
   std::string layout;              // e.g. "dt={ts:%Y-%m-%d}"; empty = no partition folders

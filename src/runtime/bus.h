@@ -22,6 +22,11 @@ struct RetryPolicy {
   double multiplier = 2.0;
 };
 
+// The delay before delivery attempt `attempt` + 1 after attempt `attempt` (from 1) failed:
+// initial_backoff * multiplier^(attempt-1), capped at max_backoff, without jitter. Buses add
+// +/-20% jitter on top so retries of many events do not arrive in lockstep.
+std::chrono::milliseconds backoff_delay(const RetryPolicy& policy, int attempt);
+
 // What a handler may do besides computing.
 class Context {
  public:
