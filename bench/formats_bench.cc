@@ -8,6 +8,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "formats/format.h"
 #include "formats/memory_io.h"
@@ -64,14 +65,26 @@ Batch telemetry_batch(const std::shared_ptr<const Schema>& schema, uint32_t seed
   return b;
 }
 
+// Distinct batches, together larger than zstd's window at level 3 (2 MiB), so that the
+// compressor does not find a repeat of the previous batch.
+constexpr uint32_t kBatches = 16;
+
+std::vector<Batch> telemetry_batches(const std::shared_ptr<const Schema>& schema) {
+  std::vector<Batch> batches;
+  for (uint32_t i = 0; i < kBatches; ++i) batches.push_back(telemetry_batch(schema, 42 + i));
+  return batches;
+}
+
 void BM_Write(benchmark::State& state, const char* format, const char* compression) {
   auto schema = telemetry_schema();
-  Batch batch = telemetry_batch(schema, 42);
+  std::vector<Batch> batches = telemetry_batches(schema);
   FormatSpec spec = *make_format_spec(format, compression, 3);
   CountingSink sink;
   auto writer = std::move(open_format_writer(spec, schema, &sink).value());
   uint64_t rows = 0;
+  size_t next = 0;
   for (auto _ : state) {
+    const Batch& batch = batches[next++ % kBatches];
     Status s = writer->write(batch);
     if (!s.is_ok()) state.SkipWithError(s.message().c_str());
     rows += batch.num_rows();
@@ -84,12 +97,12 @@ void BM_Write(benchmark::State& state, const char* format, const char* compressi
 
 void BM_Read(benchmark::State& state, const char* format, const char* compression) {
   auto schema = telemetry_schema();
-  Batch batch = telemetry_batch(schema, 42);
+  std::vector<Batch> batches = telemetry_batches(schema);
   FormatSpec spec = *make_format_spec(format, compression, 3);
   StringSink sink;
   {
     auto writer = std::move(open_format_writer(spec, schema, &sink).value());
-    for (int i = 0; i < 16; ++i) (void)writer->write(batch);
+    for (const Batch& b : batches) (void)writer->write(b);
     (void)writer->finish();
   }
   uint64_t rows = 0;

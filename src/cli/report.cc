@@ -1,5 +1,7 @@
 #include "cli/report.h"
 
+#include <sys/resource.h>
+
 #include <cstdio>
 
 #include "core/duration.h"
@@ -83,6 +85,9 @@ Json run_report_json(const LocalRunResult& run) {
   j["duration_s"] = run.seconds;
   j["rows_per_s"] = run.seconds > 0 ? static_cast<double>(t.rows) / run.seconds : 0;
   j["mb_per_s"] = run.seconds > 0 ? static_cast<double>(t.bytes_in) / 1e6 / run.seconds : 0;
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  j["peak_rss_mib"] = static_cast<double>(ru.ru_maxrss) / 1024.0;
   return j;
 }
 

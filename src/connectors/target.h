@@ -56,6 +56,9 @@ class Target {
   // Every object under `prefix` (recursive), relative paths, sorted.
   virtual Result<std::vector<std::string>> list(const std::string& prefix) = 0;
   virtual Status remove(const std::string& path) = 0;  // ok if missing
+  // Removes parts that were started under `dir` (recursively) and never committed, whose final
+  // file name starts with `name_prefix`: what a process killed mid-part leaves behind.
+  virtual Status remove_incomplete(const std::string& dir, const std::string& name_prefix) = 0;
   virtual Result<std::unique_ptr<ByteSource>> open(const std::string& path) = 0;
 };
 

@@ -1,9 +1,10 @@
 // CSV reader: the inverse of csv_writer.cc (RFC 4180), typed by the schema the file was written
 // with. The header row must name the schema's columns in order. Quoted fields may hold commas,
-// doubled quotes and line breaks; "\r\n" and "\n" line ends are both accepted. An empty unquoted
-// field is NULL, "" is the empty string. A quote inside an unquoted field, text after a closing
-// quote, a wrong number of fields, a value that does not parse as its column's type, or a file
-// that ends inside quotes is a permanent error naming the source, line and column.
+// doubled quotes and line breaks; "\r\n" and "\n" line ends are both accepted, and the last
+// record must have one too (the writer always writes it), so that a cut file is an error. An empty
+// unquoted field is NULL, "" is the empty string. A quote inside an unquoted field, text after a
+// closing quote, a wrong number of fields, a value that does not parse as its column's type, or a
+// file that ends inside quotes is a permanent error naming the source, line and column.
 //
 // Hand-written (there is no CSV library among the Debian packages we use): records are found in
 // a reused window over the decompressed stream and their fields parsed in place; only fields with
@@ -38,27 +39,40 @@ class CsvReader final : public text_io::TextReader {
  private:
   // The next record without its line end; false at the end of the file. Sets record_line_ to the
   // line the record starts on. The view lives until the next call.
+  // A quote opens a quoted field only at the start of a field, as in RFC 4180; a stray quote
+  // elsewhere leaves the record's end where the line ends and parse_row() reports it.
   Result<bool> next_record(std::string_view& rec) {
+    enum class Scan { kFieldStart, kUnquoted, kQuoted, kQuoteInQuoted };
     text_io::InputWindow& w = *window_;
     size_t scanned = 0;
-    bool in_quotes = false;
+    Scan state = Scan::kFieldStart;
     uint64_t newlines = 0;
     for (;;) {
       const char* b = w.begin();
       const size_t avail = w.available();
       for (size_t i = scanned; i < avail; ++i) {
         const char c = b[i];
-        if (c == '"') {
-          in_quotes = !in_quotes;
-        } else if (c == '\n') {
-          if (!in_quotes) {
-            rec = trim_cr(std::string_view(b, i));
-            w.consume_to(b + i + 1);
-            record_line_ = line_ + 1;
-            line_ += newlines + 1;
-            return true;
+        if (state == Scan::kQuoted) {
+          if (c == '"') {
+            state = Scan::kQuoteInQuoted;
+          } else if (c == '\n') {
+            ++newlines;
           }
-          ++newlines;
+          continue;
+        }
+        if (c == '\n') {
+          rec = trim_cr(std::string_view(b, i));
+          w.consume_to(b + i + 1);
+          record_line_ = line_ + 1;
+          line_ += newlines + 1;
+          return true;
+        }
+        if (c == ',') {
+          state = Scan::kFieldStart;
+        } else if (c == '"' && (state == Scan::kFieldStart || state == Scan::kQuoteInQuoted)) {
+          state = Scan::kQuoted;  // an opening quote, or the second quote of a doubled pair
+        } else {
+          state = Scan::kUnquoted;
         }
       }
       scanned = avail;
@@ -66,14 +80,12 @@ class CsvReader final : public text_io::TextReader {
       if (!more) {
         if (w.available() == 0) return false;
         record_line_ = line_ + 1;
-        if (in_quotes) {
+        if (state == Scan::kQuoted) {
           return error_at(record_line_,
                           "unterminated quoted field (the file ends inside quotes: truncated?)");
         }
-        rec = trim_cr(std::string_view(w.begin(), w.available()));
-        w.consume_to(w.end());
-        line_ += newlines + 1;
-        return true;
+        // The writer ends every record with "\n": a last record without one was cut short.
+        return error_at(record_line_, "the last record has no line end (truncated file?)");
       }
     }
   }
@@ -103,10 +115,11 @@ class CsvReader final : public text_io::TextReader {
         bool doubled = false;
         const char* close = nullptr;
         while (close == nullptr) {
-          const char* q = static_cast<const char*>(std::memchr(p, '"', static_cast<size_t>(end - p)));
+          const char* q =
+              static_cast<const char*>(std::memchr(p, '"', static_cast<size_t>(end - p)));
           if (q == nullptr) {
-            return error_at(record_line_, "field " + std::to_string(f + 1) +
-                                              ": unterminated quoted field");
+            return error_at(record_line_,
+                            "field " + std::to_string(f + 1) + ": unterminated quoted field");
           }
           if (q + 1 < end && q[1] == '"') {
             doubled = true;
@@ -189,10 +202,9 @@ class CsvReader final : public text_io::TextReader {
             return Status::ok();
           }
           if (const char* want = text_io::append_parsed(col, s[f].type, text, bytes_scratch_)) {
-            return error_at(record_line_, "column '" + s[f].name + "': expected " + want +
-                                              ", found " +
-                                              text_io::describe_text(text.data(),
-                                                                     text.data() + text.size()));
+            return error_at(record_line_,
+                            "column '" + s[f].name + "': expected " + want + ", found " +
+                                text_io::describe_text(text.data(), text.data() + text.size()));
           }
           return Status::ok();
         }));

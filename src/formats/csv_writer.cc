@@ -2,7 +2,8 @@
 // both, and LF matches the NDJSON files and Unix tools).
 //
 // A header row of column names, then one row per record. NULL is an empty unquoted field; an
-// empty string is "" (quoted), so the two stay apart. A field is quoted when it contains a comma,
+// empty string is "" (quoted), so the two stay apart (DuckDB keeps them apart with
+// read_csv(..., allow_quoted_nulls=false); by default it reads both as NULL). A field is quoted when it contains a comma,
 // a quote, CR or LF, or is empty; quotes inside are doubled. Strings are written byte for byte
 // (no UTF-8 check: CSV has no escapes, and the reader gives back the same bytes).
 // Values use the same text as NDJSON: integers, shortest round-trip doubles with NaN / Infinity /
@@ -108,12 +109,16 @@ class CsvWriter final : public text_io::TextWriter {
           out_.append("false", 5);
         }
         return;
-      case Type::kTimestamp:
-        text_io::put_timestamp(out_, col.int_at(r), scratch_);
+      case Type::kTimestamp: {
+        char* p = out_.reserve(text_io::kMaxTimestampChars);
+        out_.commit(time_text_.put_timestamp(p, col.int_at(r)));
         return;
-      case Type::kDate:
-        text_io::put_date(out_, col.int_at(r), scratch_);
+      }
+      case Type::kDate: {
+        char* p = out_.reserve(text_io::kMaxTimestampChars);
+        out_.commit(time_text_.put_date(p, col.int_at(r)));
         return;
+      }
       case Type::kBytes: {
         std::string_view bytes = col.text_at(r);
         if (bytes.empty()) {
@@ -133,7 +138,7 @@ class CsvWriter final : public text_io::TextWriter {
   }
 
   std::vector<Type> types_;
-  std::string scratch_;
+  text_io::TimestampText time_text_;
 };
 
 }  // namespace

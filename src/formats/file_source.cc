@@ -33,8 +33,8 @@ class FileSource final : public ByteSource {
       ssize_t got = ::pread(fd_, p, n, static_cast<off_t>(offset));
       if (got < 0) {
         if (errno == EINTR) continue;
-        return status_from_errno(errno, "cannot read " + path_ + " at offset " +
-                                            std::to_string(offset));
+        return status_from_errno(errno,
+                                 "cannot read " + path_ + " at offset " + std::to_string(offset));
       }
       if (got == 0) {
         return Status::permanent(path_ + ": unexpected end of file: wanted " +

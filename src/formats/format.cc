@@ -22,10 +22,8 @@ struct Extension {
 
 // Longest suffixes first, so ".ndjson.zst" wins over a bare ".zst" check.
 constexpr Extension kExtensions[] = {
-    {".ndjson.zst", "ndjson", Compression::kZstd},
-    {".ndjson", "ndjson", Compression::kNone},
-    {".csv.zst", "csv", Compression::kZstd},
-    {".csv", "csv", Compression::kNone},
+    {".ndjson.zst", "ndjson", Compression::kZstd}, {".ndjson", "ndjson", Compression::kNone},
+    {".csv.zst", "csv", Compression::kZstd},       {".csv", "csv", Compression::kNone},
     {".parquet", "parquet", Compression::kZstd},
 };
 
@@ -39,10 +37,14 @@ bool is_text_format(std::string_view name) { return name == "ndjson" || name == 
 
 const char* compression_name(Compression c) {
   switch (c) {
-    case Compression::kNone: return "none";
-    case Compression::kZstd: return "zstd";
-    case Compression::kSnappy: return "snappy";
-    case Compression::kGzip: return "gzip";
+    case Compression::kNone:
+      return "none";
+    case Compression::kZstd:
+      return "zstd";
+    case Compression::kSnappy:
+      return "snappy";
+    case Compression::kGzip:
+      return "gzip";
   }
   return "unknown";
 }
@@ -124,8 +126,7 @@ Result<std::unique_ptr<FormatWriter>> open_format_writer(
   return Status::permanent("unknown format '" + spec.name + "' (expected " + kFormatNames + ")");
 }
 
-Result<std::unique_ptr<FormatReader>> open_format_reader(const FormatSpec& spec,
-                                                         ByteSource* source,
+Result<std::unique_ptr<FormatReader>> open_format_reader(const FormatSpec& spec, ByteSource* source,
                                                          const ReadOptions& options) {
   if (source == nullptr) return Status::permanent("open_format_reader: no source given");
   if (spec.name == "parquet") return open_parquet_reader(source, options);

@@ -89,7 +89,9 @@ TEST(FormatSpec, ExtensionsAndTheirInverse) {
         format_spec_from_path(std::string("dt=2026-11-01/part-t-s-0") + c.ext);
     ASSERT_TRUE(back.is_ok()) << c.ext;
     EXPECT_EQ(back->name, c.format);
-    if (std::string(c.format) != "parquet") EXPECT_EQ(back->compression, spec.compression);
+    if (std::string(c.format) != "parquet") {
+      EXPECT_EQ(back->compression, spec.compression);
+    }
     EXPECT_EQ(file_extension(*back), c.ext);
   }
   for (const char* bad : {"part.json", "part.zst", "part.csv.gz", "part", "ndjson"}) {

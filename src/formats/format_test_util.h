@@ -58,7 +58,7 @@ inline std::vector<std::string> tricky_strings() {
           "NULL",
           " leading and trailing ",
           "caf\xC3\xA9 \xE4\xB8\xAD\xE6\x96\x87 \xF0\x9F\x98\x80",  // café 中文 😀
-          "\xE2\x80\xA8\xE2\x80\xA9",                                 // U+2028 U+2029
+          "\xE2\x80\xA8\xE2\x80\xA9",                               // U+2028 U+2029
           "\x7F",
           "{\"not\": \"json\"}",
           "\\u0041"};
@@ -66,10 +66,15 @@ inline std::vector<std::string> tricky_strings() {
 
 inline std::vector<double> tricky_doubles() {
   using L = std::numeric_limits<double>;
-  return {0.0,         -0.0,          0.1,          -1.5,       1e300,      -1e-300,
-          L::max(),    L::lowest(),   L::min(),     L::denorm_min(),        L::epsilon(),
-          L::quiet_NaN(), L::infinity(), -L::infinity(), 123456789.125, 9007199254740993.0,
-          1.0 / 3.0,   2.5e-8};
+  return {0.0,           -0.0,
+          0.1,           -1.5,
+          1e300,         -1e-300,
+          L::max(),      L::lowest(),
+          L::min(),      L::denorm_min(),
+          L::epsilon(),  L::quiet_NaN(),
+          L::infinity(), -L::infinity(),
+          123456789.125, 9007199254740993.0,
+          1.0 / 3.0,     2.5e-8};
 }
 
 inline std::vector<int64_t> tricky_ints() {
@@ -82,12 +87,12 @@ inline std::vector<int64_t> tricky_timestamps() {
   return {0,
           1,
           -1,
-          1793536496500000,       // 2026-11-01T12:34:56.5Z
+          1793536496500000,  // 2026-11-01T12:34:56.5Z
           1793536496123456,
-          -62135596800000000,     // 0001-01-01T00:00:00Z
-          253402300799999999,     // 9999-12-31T23:59:59.999999Z
-          -2208988800000000,      // 1900-01-01
-          951782400000000};       // 2000-02-29
+          -62135596800000000,  // 0001-01-01T00:00:00Z
+          253402300799999999,  // 9999-12-31T23:59:59.999999Z
+          -2208988800000000,   // 1900-01-01
+          951782400000000};    // 2000-02-29
 }
 
 inline std::vector<int64_t> tricky_dates() { return {0, -1, 1, 20758, -719162, 2932896, 11016}; }
@@ -103,16 +108,28 @@ inline Batch all_types_batch(const std::shared_ptr<const Schema>& schema, size_t
   auto stamps = tricky_timestamps();
   auto dates = tricky_dates();
   static const char* kDecimals[] = {"0.000", "-12.340", "999999999999999.999", "1.500"};
-  static const char* kDocs[] = {"{}", "{\"a\":[1,2,{\"b\":\"x\\\"y\"}]}", "[]", "\"s\"", "null",
-                                "{\n  \"k\": \"v,w\"\n}"};
+  static const char* kDocs[] = {
+      "{}", "{\"a\":[1,2,{\"b\":\"x\\\"y\"}]}", "[]", "\"s\"", "null", "{\n  \"k\": \"v,w\"\n}"};
   Batch b(schema);
   for (size_t r = 0; r < rows; ++r) {
     auto null = [&] { return null_every > 0 && rng() % null_every == 0; };
     b.column(0).append_int(first_id + static_cast<int64_t>(r));
-    if (null()) b.column(1).append_null(); else b.column(1).append_int(ints[rng() % ints.size()]);
-    if (null()) b.column(2).append_null(); else b.column(2).append_double(doubles[rng() % doubles.size()]);
-    if (null()) b.column(3).append_null(); else b.column(3).append_bool(rng() % 2 == 0);
-    if (null()) b.column(4).append_null(); else b.column(4).append_text(strings[rng() % strings.size()]);
+    if (null())
+      b.column(1).append_null();
+    else
+      b.column(1).append_int(ints[rng() % ints.size()]);
+    if (null())
+      b.column(2).append_null();
+    else
+      b.column(2).append_double(doubles[rng() % doubles.size()]);
+    if (null())
+      b.column(3).append_null();
+    else
+      b.column(3).append_bool(rng() % 2 == 0);
+    if (null())
+      b.column(4).append_null();
+    else
+      b.column(4).append_text(strings[rng() % strings.size()]);
     if (null()) {
       b.column(5).append_null();
     } else {
@@ -120,12 +137,47 @@ inline Batch all_types_batch(const std::shared_ptr<const Schema>& schema, size_t
       for (char& c : bytes) c = static_cast<char>(rng());
       b.column(5).append_text(bytes);
     }
-    if (null()) b.column(6).append_null(); else b.column(6).append_int(stamps[rng() % stamps.size()]);
-    if (null()) b.column(7).append_null(); else b.column(7).append_int(dates[rng() % dates.size()]);
-    if (null()) b.column(8).append_null(); else b.column(8).append_text(kDecimals[rng() % 4]);
-    if (null()) b.column(9).append_null(); else b.column(9).append_text(kDocs[rng() % 6]);
+    if (null())
+      b.column(6).append_null();
+    else
+      b.column(6).append_int(stamps[rng() % stamps.size()]);
+    if (null())
+      b.column(7).append_null();
+    else
+      b.column(7).append_int(dates[rng() % dates.size()]);
+    if (null())
+      b.column(8).append_null();
+    else
+      b.column(8).append_text(kDecimals[rng() % 4]);
+    if (null())
+      b.column(9).append_null();
+    else
+      b.column(9).append_text(kDocs[rng() % 6]);
   }
   return b;
+}
+
+// `bytes` with 1..4 random edits: a byte replaced (often by a character that matters to JSON or
+// CSV), a byte inserted, or a range deleted. For "never crashes on garbage" tests.
+inline std::string mutate(const std::string& bytes, std::mt19937& rng) {
+  static const char kStructural[] = "\",\n\r\\{}:[]u0";
+  std::string m = bytes;
+  for (int k = 0; k < 1 + static_cast<int>(rng() % 4) && !m.empty(); ++k) {
+    size_t at = rng() % m.size();
+    char c = rng() % 2 ? kStructural[rng() % (sizeof kStructural - 1)] : static_cast<char>(rng());
+    switch (rng() % 3) {
+      case 0:
+        m[at] = c;
+        break;
+      case 1:
+        m.insert(m.begin() + static_cast<std::ptrdiff_t>(at), c);
+        break;
+      default:
+        m.erase(at, 1 + rng() % 16);
+        break;
+    }
+  }
+  return m;
 }
 
 inline FormatSpec spec_of(const std::string& format, const std::string& compression) {
@@ -189,7 +241,8 @@ inline RowChecksum checksum_of(const std::vector<Batch>& batches) {
 inline std::string cell(const ColumnVector& col, size_t r) {
   if (col.is_null(r)) return "NULL";
   switch (col.storage()) {
-    case Storage::kInt: return "i:" + std::to_string(col.int_at(r));
+    case Storage::kInt:
+      return "i:" + std::to_string(col.int_at(r));
     case Storage::kDouble: {
       double d = col.double_at(r);
       if (std::isnan(d)) return "d:nan";
@@ -197,7 +250,8 @@ inline std::string cell(const ColumnVector& col, size_t r) {
       std::memcpy(&bits, &d, 8);
       return "d:" + std::to_string(bits);
     }
-    case Storage::kText: return "t:" + std::string(col.text_at(r));
+    case Storage::kText:
+      return "t:" + std::string(col.text_at(r));
   }
   return "?";
 }

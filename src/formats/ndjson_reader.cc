@@ -2,10 +2,12 @@
 //
 // Each line holds one flat JSON object. Keys may come in any order; a key that is not a column
 // is an error, a missing key is NULL, a repeated key is an error. Blank lines are skipped; "\r\n"
-// line ends are accepted. Values must have the JSON type the writer uses for the column (see
-// ndjson_writer.cc); a double also accepts the strings "NaN", "Infinity" and "-Infinity".
-// \u0000..\u00FF escapes decode to the single byte 0x00..0xFF (how the writer keeps bytes that
-// are not valid UTF-8); other \uXXXX escapes, including surrogate pairs, decode to UTF-8.
+// line ends are accepted. The last line must end with a line end like every other (the writer
+// always writes one), so a file cut anywhere but right after a line end is an error. Values must
+// have the JSON type the writer uses for the column (see ndjson_writer.cc); a double also accepts
+// the strings "NaN", "Infinity" and "-Infinity". \u0000..\u00FF escapes decode to the single byte
+// 0x00..0xFF (how the writer keeps bytes that are not valid UTF-8); other \uXXXX escapes, including
+// surrogate pairs, decode to UTF-8.
 //
 // The parser is hand-written and streaming (a DOM per line from nlohmann-json would allocate per
 // value): it splits the decompressed stream into lines inside a reused window and parses each
@@ -126,14 +128,30 @@ const char* parse_string(const char*& p, const char* end, std::string_view& out,
     }
     if (++p == end) return "unterminated string";
     switch (*p++) {
-      case '"': scratch.push_back('"'); break;
-      case '\\': scratch.push_back('\\'); break;
-      case '/': scratch.push_back('/'); break;
-      case 'b': scratch.push_back('\b'); break;
-      case 'f': scratch.push_back('\f'); break;
-      case 'n': scratch.push_back('\n'); break;
-      case 'r': scratch.push_back('\r'); break;
-      case 't': scratch.push_back('\t'); break;
+      case '"':
+        scratch.push_back('"');
+        break;
+      case '\\':
+        scratch.push_back('\\');
+        break;
+      case '/':
+        scratch.push_back('/');
+        break;
+      case 'b':
+        scratch.push_back('\b');
+        break;
+      case 'f':
+        scratch.push_back('\f');
+        break;
+      case 'n':
+        scratch.push_back('\n');
+        break;
+      case 'r':
+        scratch.push_back('\r');
+        break;
+      case 't':
+        scratch.push_back('\t');
+        break;
       case 'u': {
         uint32_t cp;
         if (!read_hex4(p, end, cp)) return "a \\u escape with 4 hex digits";
@@ -188,7 +206,7 @@ class NdjsonReader final : public text_io::TextReader {
     for (;;) {
       const char* b = w.begin();
       const size_t avail = w.available();
-      const void* nl = std::memchr(b + scanned, '\n', avail - scanned);
+      const void* nl = avail > scanned ? std::memchr(b + scanned, '\n', avail - scanned) : nullptr;
       if (nl != nullptr) {
         const char* e = static_cast<const char*>(nl);
         line = std::string_view(b, static_cast<size_t>(e - b));
@@ -200,11 +218,8 @@ class NdjsonReader final : public text_io::TextReader {
       STRATA_ASSIGN_OR_RETURN(bool more, w.fill());
       if (!more) {
         if (w.available() == 0) return false;
-        // The last line has no "\n": parse it; if the file was cut, the parse fails.
-        line = std::string_view(w.begin(), w.available());
-        w.consume_to(w.end());
-        ++line_;
-        return true;
+        // The writer ends every line with "\n": a last line without one was cut short.
+        return error_at(line_ + 1, "the last line has no line end (truncated file?)");
       }
     }
   }
@@ -215,8 +230,7 @@ class NdjsonReader final : public text_io::TextReader {
   Status column_error(size_t fi, const std::string& what) const {
     return error_at(line_, "column '" + (*file_schema_)[fi].name + "': " + what);
   }
-  Status expected_value(size_t fi, const std::string& what, const char* p,
-                        const char* end) const {
+  Status expected_value(size_t fi, const std::string& what, const char* p, const char* end) const {
     return column_error(fi, "expected " + what + ", found " + text_io::describe_text(p, end));
   }
 
@@ -252,14 +266,15 @@ class NdjsonReader final : public text_io::TextReader {
         }
         int fi = find_column(key);
         if (fi < 0) {
-          return error_at(line_, "unknown key '" + std::string(key) +
-                                     "' (the schema has no such column)");
+          return error_at(line_,
+                          "unknown key '" + std::string(key) + "' (the schema has no such column)");
         }
         const size_t f = static_cast<size_t>(fi);
         if (seen_[f] == stamp_) return column_error(f, "the key appears twice in the object");
         seen_[f] = stamp_;
         skip_ws(p, end);
-        if (p == end || *p != ':') return expected("':' after key '" + std::string(key) + "'", p, end);
+        if (p == end || *p != ':')
+          return expected("':' after key '" + std::string(key) + "'", p, end);
         ++p;
         skip_ws(p, end);
         const int oi = file_to_out_[f];
@@ -278,8 +293,7 @@ class NdjsonReader final : public text_io::TextReader {
           ++p;
           break;
         }
-        return expected("',' or '}' after the value of '" + (*file_schema_)[f].name + "'", p,
-                        end);
+        return expected("',' or '}' after the value of '" + (*file_schema_)[f].name + "'", p, end);
       }
     }
     skip_ws(p, end);
@@ -318,9 +332,8 @@ class NdjsonReader final : public text_io::TextReader {
           const char* start = p;
           std::string_view s;
           if (const char* err = parse_string(p, end, s, scratch_)) return column_error(f, err);
-          std::string_view special = s == "NaN" || s == "Infinity" || s == "-Infinity"
-                                         ? s
-                                         : std::string_view();
+          std::string_view special =
+              s == "NaN" || s == "Infinity" || s == "-Infinity" ? s : std::string_view();
           if (special.empty()) {
             return expected_value(f, "a number or \"NaN\", \"Infinity\", \"-Infinity\"", start,
                                   end);
@@ -404,8 +417,7 @@ class NdjsonReader final : public text_io::TextReader {
 
 }  // namespace
 
-Result<std::unique_ptr<FormatReader>> open_ndjson_reader(const FormatSpec& spec,
-                                                         ByteSource* source,
+Result<std::unique_ptr<FormatReader>> open_ndjson_reader(const FormatSpec& spec, ByteSource* source,
                                                          const ReadOptions& options) {
   auto r = std::make_unique<NdjsonReader>();
   STRATA_TRY(r->init("ndjson", spec, source, options));

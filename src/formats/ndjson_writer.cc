@@ -1,8 +1,9 @@
 // NDJSON writer: one JSON object per line ("\n"), keys = column names in schema order.
 //
 // Values: int64 as JSON integers; double as the shortest round-trip number (core's
-// append_double), NaN / Infinity / -Infinity as the JSON strings "NaN", "Infinity", "-Infinity";
-// bool as true/false; timestamp as a string in core's form ("2026-11-01T12:34:56.5Z"); date as
+// append_double) except -0.0, written "-0.0" because JSON readers take "-0" for the integer 0 and
+// drop the sign; NaN / Infinity / -Infinity as the JSON strings "NaN", "Infinity", "-Infinity";
+// bool as true/false; timestamp as a string in core's form ("2026-11-01T12:34:56.500000Z"); date as
 // "YYYY-MM-DD"; decimal as a string holding the exact text; json as a string holding the document
 // text; bytes as a base64 string; NULL as null.
 //
@@ -15,6 +16,7 @@
 //
 // The encoder is hand-written (nlohmann-json would build a DOM per row and allocate per value):
 // it appends to one reused buffer that is handed to the sink, or the zstd stream, every ~256 KiB.
+#include <cmath>
 #include <cstring>
 
 #include "formats/text_formats.h"
@@ -64,12 +66,29 @@ void put_json_string(OutBuffer& out, std::string_view s) {
     const unsigned char c = b[i];
     if (kJsonClass.v[c] == 1) {
       switch (c) {
-        case '"': *p++ = '\\'; *p++ = '"'; break;
-        case '\\': *p++ = '\\'; *p++ = '\\'; break;
-        case '\n': *p++ = '\\'; *p++ = 'n'; break;
-        case '\r': *p++ = '\\'; *p++ = 'r'; break;
-        case '\t': *p++ = '\\'; *p++ = 't'; break;
-        default: p = put_u00(p, c); break;
+        case '"':
+          *p++ = '\\';
+          *p++ = '"';
+          break;
+        case '\\':
+          *p++ = '\\';
+          *p++ = '\\';
+          break;
+        case '\n':
+          *p++ = '\\';
+          *p++ = 'n';
+          break;
+        case '\r':
+          *p++ = '\\';
+          *p++ = 'r';
+          break;
+        case '\t':
+          *p++ = '\\';
+          *p++ = 't';
+          break;
+        default:
+          p = put_u00(p, c);
+          break;
       }
       ++i;
       continue;
@@ -139,6 +158,10 @@ class NdjsonWriter final : public text_io::TextWriter {
           out_.push('"');
           return;
         }
+        if (v == 0 && std::signbit(v)) {
+          out_.append("-0.0", 4);  // "-0" is the integer 0 to many JSON parsers (DuckDB's too)
+          return;
+        }
         char* p = out_.reserve(text_io::kMaxNumberChars);
         out_.commit(text_io::put_double(p, v));
         return;
@@ -150,16 +173,22 @@ class NdjsonWriter final : public text_io::TextWriter {
           out_.append("false", 5);
         }
         return;
-      case Type::kTimestamp:
-        out_.push('"');
-        text_io::put_timestamp(out_, col.int_at(r), scratch_);
-        out_.push('"');
+      case Type::kTimestamp: {
+        char* p = out_.reserve(text_io::kMaxTimestampChars + 2);
+        *p++ = '"';
+        p = time_text_.put_timestamp(p, col.int_at(r));
+        *p++ = '"';
+        out_.commit(p);
         return;
-      case Type::kDate:
-        out_.push('"');
-        text_io::put_date(out_, col.int_at(r), scratch_);
-        out_.push('"');
+      }
+      case Type::kDate: {
+        char* p = out_.reserve(text_io::kMaxTimestampChars + 2);
+        *p++ = '"';
+        p = time_text_.put_date(p, col.int_at(r));
+        *p++ = '"';
+        out_.commit(p);
         return;
+      }
       case Type::kBytes: {
         std::string_view bytes = col.text_at(r);
         char* p = out_.reserve(text_io::base64_size(bytes.size()) + 2);
@@ -179,7 +208,7 @@ class NdjsonWriter final : public text_io::TextWriter {
 
   std::vector<std::string> prefixes_;
   std::vector<Type> types_;
-  std::string scratch_;
+  text_io::TimestampText time_text_;
 };
 
 }  // namespace

@@ -18,8 +18,7 @@ Result<std::unique_ptr<FormatWriter>> open_csv_writer(const FormatSpec& spec,
                                                       ByteSink* sink);
 
 // `options.schema` is required (the schema the file was written with).
-Result<std::unique_ptr<FormatReader>> open_ndjson_reader(const FormatSpec& spec,
-                                                         ByteSource* source,
+Result<std::unique_ptr<FormatReader>> open_ndjson_reader(const FormatSpec& spec, ByteSource* source,
                                                          const ReadOptions& options);
 Result<std::unique_ptr<FormatReader>> open_csv_reader(const FormatSpec& spec, ByteSource* source,
                                                       const ReadOptions& options);

@@ -8,15 +8,15 @@ namespace strata::text_io {
 
 namespace {
 
-constexpr char kBase64Chars[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+constexpr char kBase64Chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 // 0..63 for base64 characters, 64 for '=', 255 for anything else.
 struct Base64Table {
   unsigned char v[256];
   constexpr Base64Table() : v() {
     for (unsigned char& x : v) x = 255;
-    for (int i = 0; i < 64; ++i) v[static_cast<unsigned char>(kBase64Chars[i])] = static_cast<unsigned char>(i);
+    for (int i = 0; i < 64; ++i)
+      v[static_cast<unsigned char>(kBase64Chars[i])] = static_cast<unsigned char>(i);
     v[static_cast<unsigned char>('=')] = 64;
   }
 };
@@ -120,16 +120,155 @@ void append_utf8(std::string& out, uint32_t cp) {
   }
 }
 
-void put_timestamp(OutBuffer& out, int64_t micros, std::string& scratch) {
-  scratch.clear();
-  append_timestamp(scratch, micros);
-  out.append(scratch);
+namespace {
+
+constexpr double kPow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
+constexpr uint64_t kPow10Int[] = {1,      10,      100,      1000,      10000,
+                                  100000, 1000000, 10000000, 100000000, 1000000000};
+constexpr int kFastFractionDigits = 9;
+
+int decimal_digits(uint64_t v) {
+  int n = 1;
+  while (v >= 10) {
+    v /= 10;
+    ++n;
+  }
+  return n;
 }
 
-void put_date(OutBuffer& out, int64_t days, std::string& scratch) {
-  scratch.clear();
-  append_date(scratch, days);
-  out.append(scratch);
+// "00".."99".
+struct TwoDigits {
+  char v[200];
+  constexpr TwoDigits() : v() {
+    for (int i = 0; i < 100; ++i) {
+      v[2 * i] = static_cast<char>('0' + i / 10);
+      v[2 * i + 1] = static_cast<char>('0' + i % 10);
+    }
+  }
+};
+constexpr TwoDigits kTwoDigits;
+
+inline char* put2(char* p, unsigned v) {
+  std::memcpy(p, kTwoDigits.v + 2 * v, 2);
+  return p + 2;
+}
+
+// `v` as exactly `width` digits, zero-padded (v < 10^width).
+inline char* put_padded(char* p, uint64_t v, int width) {
+  for (int i = width - 1; i >= 0; --i) {
+    p[i] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  }
+  return p + width;
+}
+
+}  // namespace
+
+char* put_double(char* p, double v) {
+  // The fast path: find the decimal m / 10^k (k <= 9) that parses back to |v|, and print it the
+  // way std::to_chars would. Below 2^50 / 10^9 the spacing of doubles is far below 10^-9, so at
+  // most one multiple of 10^-9 rounds to |v| and the product below finds it; dividing m by 10^k
+  // (both exact) is correctly rounded, i.e. exactly what a parser does with "m/10^k". Stripping
+  // trailing zeros gives the fewest digits. to_chars prints the shorter of fixed and scientific
+  // notation (fixed on a tie), so fall back whenever scientific would be shorter.
+  const double a = std::fabs(v);
+  if (a >= 1e-3 && a < 1e6) {
+    const double scaled = a * kPow10[kFastFractionDigits];
+    const double rounded = std::nearbyint(scaled);
+    if (rounded / kPow10[kFastFractionDigits] == a) {
+      uint64_t m = static_cast<uint64_t>(rounded);
+      int k = kFastFractionDigits;
+      while (k > 0 && m % 10 == 0) {
+        m /= 10;
+        --k;
+      }
+      const uint64_t int_part = m / kPow10Int[k];
+      const uint64_t frac = m % kPow10Int[k];
+      // Significant digits and decimal exponent, for the length of the scientific form.
+      int sig, exp10;
+      if (int_part > 0) {
+        exp10 = decimal_digits(int_part) - 1;
+        uint64_t t = m;
+        while (t % 10 == 0) t /= 10;  // only when k == 0 can m end in zeros
+        sig = decimal_digits(t);
+      } else {
+        sig = decimal_digits(frac);
+        exp10 = sig - k - 1;  // frac has k digits with leading zeros
+      }
+      const int fixed_len = (int_part > 0 ? decimal_digits(int_part) : 1) + (k > 0 ? k + 1 : 0);
+      const int sci_len = sig + (sig > 1 ? 1 : 0) + 2 + (exp10 >= 100 || exp10 <= -100 ? 3 : 2);
+      if (fixed_len <= sci_len) {
+        if (std::signbit(v)) *p++ = '-';
+        p = std::to_chars(p, p + 24, int_part).ptr;
+        if (k > 0) {
+          *p++ = '.';
+          p = put_padded(p, frac, k);
+        }
+        return p;
+      }
+    }
+  }
+  return std::to_chars(p, p + 32, v).ptr;
+}
+
+bool TimestampText::set_day(int64_t days) {
+  int64_t y;
+  unsigned m, d;
+  civil_from_days(days, y, m, d);
+  day_ = days;
+  day_ok_ = y >= 0 && y <= 9999;
+  if (day_ok_) {
+    char* p = put2(ymd_, static_cast<unsigned>(y / 100));
+    p = put2(p, static_cast<unsigned>(y % 100));
+    *p++ = '-';
+    p = put2(p, m);
+    *p++ = '-';
+    put2(p, d);
+  }
+  return day_ok_;
+}
+
+char* TimestampText::put_timestamp(char* p, int64_t micros) {
+  constexpr int64_t kDay = 86400000000LL;
+  int64_t days = micros / kDay;
+  int64_t rem = micros % kDay;
+  if (rem < 0) {
+    rem += kDay;
+    --days;
+  }
+  if (days == day_ ? !day_ok_ : !set_day(days)) {
+    scratch_.clear();
+    append_timestamp(scratch_, micros);
+    std::memcpy(p, scratch_.data(), scratch_.size());
+    return p + scratch_.size();
+  }
+  std::memcpy(p, ymd_, 10);
+  p[10] = 'T';
+  p += 11;
+  const int64_t secs = rem / 1000000;
+  const int64_t frac = rem % 1000000;
+  p = put2(p, static_cast<unsigned>(secs / 3600));
+  *p++ = ':';
+  p = put2(p, static_cast<unsigned>(secs / 60 % 60));
+  *p++ = ':';
+  p = put2(p, static_cast<unsigned>(secs % 60));
+  if (frac != 0) {
+    *p++ = '.';
+    p = put_padded(p, static_cast<uint64_t>(frac), 6);
+  }
+  *p++ = 'Z';
+  return p;
+}
+
+char* TimestampText::put_date(char* p, int64_t days) {
+  if (days == day_ ? !day_ok_ : !set_day(days)) {
+    scratch_.clear();
+    append_date(scratch_, days);
+    std::memcpy(p, scratch_.data(), scratch_.size());
+    return p + scratch_.size();
+  }
+  std::memcpy(p, ymd_, 10);
+  return p + 10;
 }
 
 const char* append_parsed(ColumnVector& col, Type type, std::string_view text,
@@ -313,7 +452,8 @@ Status TextReader::init(const char* format, const FormatSpec& spec, ByteSource* 
       int i = file_schema_->index_of(name);
       if (i < 0) {
         std::string names;
-        for (const Column& c : file_schema_->columns()) names += (names.empty() ? "" : ", ") + c.name;
+        for (const Column& c : file_schema_->columns())
+          names += (names.empty() ? "" : ", ") + c.name;
         return Status::permanent(source_name_ + ": cannot read column '" + name +
                                  "': the schema has no such column (it has " + names + ")");
       }

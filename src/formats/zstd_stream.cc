@@ -71,9 +71,11 @@ class ZstdStream final : public ByteStream {
       if (ZSTD_isError(ret)) {
         return Status::permanent(name() + ": corrupt zstd data: " + ZSTD_getErrorName(ret));
       }
+      // 0: a frame ended here (and another may follow in the input).
       frame_open_ = ret != 0;
-      // A full output buffer may leave decoded bytes inside zstd: ask again before reading.
-      output_pending_ = o.pos == o.size;
+      // An open frame that filled the output buffer may hold decoded bytes back: ask again
+      // before reading more input. (Calling again after a frame ended would start a new one.)
+      output_pending_ = frame_open_ && o.pos == o.size;
     }
     return o.pos;
   }

@@ -55,7 +55,7 @@ TEST(Zstd, RoundTripsAcrossSizesAndReadChunks) {
         if (chunk == 1 && n > 10000) continue;
         StringSource src(z, "mem.zst");
         Result<std::string> back = read_all(&src, Compression::kZstd, chunk);
-        ASSERT_TRUE(back.is_ok()) << back.status().to_string();
+        ASSERT_TRUE(back.is_ok()) << back.status().to_string() << " n=" << n << " chunk=" << chunk;
         EXPECT_EQ(*back, data) << "n=" << n << " chunk=" << chunk;
       }
     }
@@ -82,8 +82,9 @@ TEST(Zstd, TheCommandLineToolReadsOurFramesAndWeReadItsFrames) {
 
   ASSERT_TRUE(write_file_atomic(dir + "/plain", data).is_ok());
   // Two frames back to back: zstd allows concatenation.
-  auto [rc2, _] = run_command("zstd -q -c " + dir + "/plain > " + dir + "/theirs.zst && zstd -q -c " +
-                              dir + "/plain >> " + dir + "/theirs.zst");
+  auto [rc2, _] =
+      run_command("zstd -q -c " + dir + "/plain > " + dir + "/theirs.zst && zstd -q -c " + dir +
+                  "/plain >> " + dir + "/theirs.zst");
   ASSERT_EQ(rc2, 0);
   auto src = open_file_source(dir + "/theirs.zst");
   ASSERT_TRUE(src.is_ok());

@@ -44,7 +44,9 @@ Status ShardWriter::start() {
     }
     STRATA_TRY(target_.remove(pending));
   }
-  return Status::ok();
+  // Parts a killed attempt never finished are invisible but take space: remove them too.
+  return target_.remove_incomplete(
+      opt_.dataset, "part-" + opt_.task_id + "-" + std::to_string(opt_.shard) + "-");
 }
 
 Status ShardWriter::save_pending() {
@@ -68,8 +70,9 @@ Result<ShardWriter::OpenPart*> ShardWriter::part_for(const std::string& partitio
   std::string dir = opt_.dataset + "/" + (partition.empty() ? "" : partition + "/");
   part->path = dir + "part-" + opt_.task_id + "-" + std::to_string(opt_.shard) + "-" +
                std::to_string(seq_++) + file_extension(opt_.format);
+  // Named in the pending record before it can become visible (see close_part).
   pending_files_.push_back(part->path);
-  STRATA_TRY(save_pending());
+  pending_dirty_ = true;
   STRATA_ASSIGN_OR_RETURN(part->writer,
                           target_.create_part(part->path, opt_.format, schema_, opt_.file_metadata));
   open_.push_front(std::move(part));
@@ -77,6 +80,10 @@ Result<ShardWriter::OpenPart*> ShardWriter::part_for(const std::string& partitio
 }
 
 Status ShardWriter::close_part(OpenPart& part) {
+  if (pending_dirty_) {
+    STRATA_TRY(save_pending());
+    pending_dirty_ = false;
+  }
   STRATA_ASSIGN_OR_RETURN(PartFile pf, part.writer->commit());
   ManifestFile f;
   f.path = pf.path;

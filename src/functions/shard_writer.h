@@ -1,8 +1,9 @@
 // Writes one shard's rows into one target: routes rows to partition folders, keeps a bounded
 // number of part files open, and commits the shard in an order that survives a crash anywhere:
 //
-//   1. before a part file is created, its final name is added to the shard's pending record;
-//   2. parts are written under hidden temporary names, then fsynced and renamed;
+//   1. parts are written under hidden temporary names; before any of them is renamed to its
+//      final name, every final name started so far is saved in the shard's pending record;
+//   2. each part is fsynced and renamed (by the target);
 //   3. every part is re-read and checked (sha256, rows, row checksum) when verify is on;
 //   4. the manifest is written atomically; only then is the pending record removed.
 //
@@ -67,6 +68,7 @@ class ShardWriter {
   int time_col_ = -1;
   int seq_ = 0;
   std::vector<std::string> pending_files_;
+  bool pending_dirty_ = false;  // names added since the pending record was last saved
   std::list<std::unique_ptr<OpenPart>> open_;  // most recently used first
   std::vector<ManifestFile> committed_;
   Batch scratch_;

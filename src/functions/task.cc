@@ -120,12 +120,9 @@ Result<Predicate> resolve_predicate(const Policy& policy, const Schema& schema, 
     // Continue where the last successful copy ended.
     auto prev = predicate_from_json(previous->predicate);
     if (prev.is_ok()) {
-      if (p.time_before && prev->time_before && *prev->time_before < *p.time_before) {
-        p.time_from = prev->time_before;
-      }
-      if (p.key_below && prev->key_below && *prev->key_below < *p.key_below) {
-        p.key_from = prev->key_below;
-      }
+      // Equal or later bounds select nothing: everything below them was copied already.
+      if (p.time_before && prev->time_before) p.time_from = prev->time_before;
+      if (p.key_below && prev->key_below) p.key_from = prev->key_below;
     }
   }
   return p;

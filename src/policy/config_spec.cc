@@ -113,8 +113,7 @@ Status check_env_refs(const std::string& text, const Site& s, const ParseContext
     }
     if (ctx.check_env() && !ctx.env_is_set(name)) {
       return ctx.error(s.pos, s.path + " references environment variable " + name +
-                                  ", which is not set (export " + name +
-                                  " before running strata)");
+                                  ", which is not set (export " + name + " before running strata)");
     }
     p = close + 1;
   }
@@ -179,9 +178,8 @@ Status check_uri(const std::string& text, const Site& s, const ParseContext& ctx
         if (!value.empty() && !is_single_env_ref(value)) {
           const std::string key = kv.substr(0, eq);
           return ctx.error(s.pos, s.path + " contains a literal secret in its query parameter '" +
-                                      key +
-                                      "'; put it in an environment variable and write " + key +
-                                      "=${NAME} instead");
+                                      key + "'; put it in an environment variable and write " +
+                                      key + "=${NAME} instead");
         }
       }
       p = amp + 1;
@@ -245,10 +243,12 @@ void render_section(const SectionSpecBase& spec, const std::string& path, int le
     if (!f->alias.empty()) key += " (or " + code(f->alias) + ")";
     std::string type = field_type_name(f->type);
     if (f->type == FieldType::kSection) type = "section " + code(join_path(path, f->name));
-    if (f->type == FieldType::kSectionList) type = "list of " + code(join_path(path, f->name) + "[]");
+    if (f->type == FieldType::kSectionList)
+      type = "list of " + code(join_path(path, f->name) + "[]");
     std::string def;
     if (!f->default_text.empty()) {
-      def = f->default_text.find(' ') == std::string::npos ? code(f->default_text) : f->default_text;
+      def =
+          f->default_text.find(' ') == std::string::npos ? code(f->default_text) : f->default_text;
     }
     std::string desc = f->doc;
     if (!f->allowed.empty()) {
@@ -273,8 +273,9 @@ void render_section(const SectionSpecBase& spec, const std::string& path, int le
       desc += " Sensitive: must be a `${NAME}` environment reference.";
     }
     if (f->env) {
-      desc += " `${NAME}` references are kept as written and expanded on connect; the variables "
-              "must be set.";
+      desc +=
+          " `${NAME}` references are kept as written and expanded on connect; the variables "
+          "must be set.";
     }
     out += "| " + escape_cell(key) + " | " + escape_cell(type) + " | " + escape_cell(def) + " | " +
            (f->required ? "yes" : "") + " | " + escape_cell(desc) + " |\n";
@@ -353,9 +354,18 @@ FieldSpec& SectionSpecBase::add(std::string name, FieldType type, std::string do
   return *fields_.back();
 }
 
-Status SectionSpecBase::walk(const YAML::Node& node, const Site& site,
-                             const std::string& canonical, ParseContext& ctx,
-                             const BindFn& bind) const {
+Status SectionSpecBase::walk(const YAML::Node& node, const Site& site, const std::string& canonical,
+                             ParseContext& ctx, const BindFn& bind) const {
+  try {
+    return walk_mapping(node, site, canonical, ctx, bind);
+  } catch (const YAML::Exception& e) {  // none expected from the calls we make; never escape
+    return ctx.error(Position::of(e.mark), "invalid YAML: " + e.msg);
+  }
+}
+
+Status SectionSpecBase::walk_mapping(const YAML::Node& node, const Site& site,
+                                     const std::string& canonical, ParseContext& ctx,
+                                     const BindFn& bind) const {
   const std::string display = site.path.empty() ? name_ : site.path;
   if (!ctx.present(canonical)) ctx.record(canonical, site.pos);
   if (node.IsDefined() && !node.IsNull() && !node.IsMap()) {
@@ -365,9 +375,9 @@ Status SectionSpecBase::walk(const YAML::Node& node, const Site& site,
   }
   std::map<std::string, std::pair<std::string, Position>> seen;  // field -> (key as written, pos)
   if (node.IsMap()) {
-    for (auto it = node.begin(); it != node.end(); ++it) {
-      const YAML::Node& k = it->first;
-      const YAML::Node& v = it->second;
+    for (const auto& entry : node) {
+      const YAML::Node k = entry.first;
+      const YAML::Node v = entry.second;
       Position kpos = Position::of(k.Mark());
       if (!kpos.known()) kpos = site.pos;
       if (!k.IsScalar()) {
@@ -394,7 +404,8 @@ Status SectionSpecBase::walk(const YAML::Node& node, const Site& site,
       const FieldSpec& f = *fields_[index];
       if (auto prev = seen.find(f.name); prev != seen.end()) {
         const auto& [prev_key, prev_pos] = prev->second;
-        std::string first = prev_pos.known() ? " (first at line " + std::to_string(prev_pos.line) + ")" : "";
+        std::string first =
+            prev_pos.known() ? " (first at line " + std::to_string(prev_pos.line) + ")" : "";
         if (prev_key == key) {
           return ctx.error(kpos, "duplicate key '" + key + "' in " + display + first);
         }
@@ -403,8 +414,7 @@ Status SectionSpecBase::walk(const YAML::Node& node, const Site& site,
       }
       seen[f.name] = {key, kpos};
 
-      const bool container =
-          f.type == FieldType::kSection || f.type == FieldType::kSectionList;
+      const bool container = f.type == FieldType::kSection || f.type == FieldType::kSectionList;
       Site fsite{join_path(site.path, key), Position::of(v.Mark())};
       if (container || v.IsNull() || !fsite.pos.known()) fsite.pos = kpos;
       const std::string fcanon = join_path(canonical, f.name);
@@ -561,6 +571,7 @@ YAML::Node yaml_from_json(const nlohmann::json& j) {
 
 std::string default_text(const nlohmann::json& j) {
   if (j.is_string()) return j.get<std::string>();
+  if (j.is_number_float()) return format_number(j.get<double>());
   if (j.is_number() || j.is_boolean()) return j.dump();
   return "";
 }

@@ -95,8 +95,8 @@ using TextCheck = std::function<std::optional<std::string>(const std::string& te
 struct FieldSpec {
   std::string name;
   FieldType type = FieldType::kString;
-  std::string doc;              // one line
-  std::string default_text;     // as shown in the reference; "" = none
+  std::string doc;           // one line
+  std::string default_text;  // as shown in the reference; "" = none
   bool required = false;
   // Never echoed in messages. A sensitive kUri may embed a password only as ${NAME}; any other
   // sensitive string must be exactly one ${NAME} reference.
@@ -179,7 +179,8 @@ struct Site {
 // The untyped part of a section spec: the field list and the mapping walk.
 class SectionSpecBase {
  public:
-  SectionSpecBase(std::string name, std::string doc) : name_(std::move(name)), doc_(std::move(doc)) {}
+  SectionSpecBase(std::string name, std::string doc)
+      : name_(std::move(name)), doc_(std::move(doc)) {}
   virtual ~SectionSpecBase() = default;
   SectionSpecBase(const SectionSpecBase&) = delete;
   SectionSpecBase& operator=(const SectionSpecBase&) = delete;
@@ -205,6 +206,8 @@ class SectionSpecBase {
   FieldSpec& add(std::string name, FieldType type, std::string doc);
 
  private:
+  Status walk_mapping(const YAML::Node& node, const Site& site, const std::string& canonical,
+                      ParseContext& ctx, const BindFn& bind) const;
   std::string name_;
   std::string doc_;
   std::vector<std::unique_ptr<FieldSpec>> fields_;
@@ -238,12 +241,18 @@ Result<bool> check_list(const YAML::Node& v, const Site& s, ParseContext& ctx);
 
 template <typename M>
 constexpr FieldType type_of() {
-  if constexpr (std::is_same_v<M, std::string>) return FieldType::kString;
-  else if constexpr (std::is_same_v<M, bool>) return FieldType::kBool;
-  else if constexpr (std::is_same_v<M, int> || std::is_same_v<M, int64_t>) return FieldType::kInt;
-  else if constexpr (std::is_same_v<M, double>) return FieldType::kFloat;
-  else if constexpr (std::is_same_v<M, Micros>) return FieldType::kDuration;
-  else static_assert(sizeof(M) == 0, "unsupported config field type");
+  if constexpr (std::is_same_v<M, std::string>)
+    return FieldType::kString;
+  else if constexpr (std::is_same_v<M, bool>)
+    return FieldType::kBool;
+  else if constexpr (std::is_same_v<M, int> || std::is_same_v<M, int64_t>)
+    return FieldType::kInt;
+  else if constexpr (std::is_same_v<M, double>)
+    return FieldType::kFloat;
+  else if constexpr (std::is_same_v<M, Micros>)
+    return FieldType::kDuration;
+  else
+    static_assert(sizeof(M) == 0, "unsupported config field type");
 }
 template <typename M>
 struct Optional {
@@ -301,46 +310,68 @@ class SectionSpec : public SectionSpecBase {
 
   // A string field stored as an enum; `choices` maps each accepted name to its value.
   template <typename E>
-  FieldBuilder choice(std::string name, E T::*member, std::vector<std::pair<std::string, E>> choices,
-                      std::string doc) {
+  FieldBuilder choice(std::string name, E T::*member,
+                      std::vector<std::pair<std::string, E>> choices, std::string doc) {
     FieldSpec& f = add(std::move(name), FieldType::kString, std::move(doc));
     for (const auto& [text, value] : choices) {
       f.allowed.push_back(text);
       if (value == T{}.*member) f.default_text = text;
     }
     const FieldSpec* fp = &f;
-    bindings_.push_back(
-        {[member, fp, choices](const YAML::Node& v, const Site& s, const std::string&,
-                               ParseContext& ctx, T& out) {
-           std::string text;
-           STRATA_TRY(detail::read_value(v, *fp, s, ctx, text));
-           for (const auto& [name, value] : choices) {
-             if (name == text) out.*member = value;
-           }
-           return Status::ok();
-         },
-         [member, choices](const T& in) -> std::optional<nlohmann::json> {
-           for (const auto& [name, value] : choices) {
-             if (value == in.*member) return nlohmann::json(name);
-           }
-           return std::nullopt;
-         }});
+    bindings_.push_back({[member, fp, choices](const YAML::Node& v, const Site& s,
+                                               const std::string&, ParseContext& ctx, T& out) {
+                           std::string text;
+                           STRATA_TRY(detail::read_value(v, *fp, s, ctx, text));
+                           for (const auto& [name, value] : choices) {
+                             if (name == text) out.*member = value;
+                           }
+                           return Status::ok();
+                         },
+                         [member, choices](const T& in) -> std::optional<nlohmann::json> {
+                           for (const auto& [name, value] : choices) {
+                             if (value == in.*member) return nlohmann::json(name);
+                           }
+                           return std::nullopt;
+                         }});
     return FieldBuilder(f);
   }
 
-  // A nested section (a mapping; null or absent = all defaults).
+  // A nested section (a mapping; null or absent = all defaults). If `spec` has required fields,
+  // declare the section required or hold it in a std::optional (the overload below): the JSON
+  // form of an absent plain section is its defaults, which would then not parse back.
   template <typename S>
   FieldBuilder section(std::string name, S T::*member, const SectionSpec<S>& spec,
                        std::string doc) {
     FieldSpec& f = add(std::move(name), FieldType::kSection, std::move(doc));
     f.section = &spec;
-    bindings_.push_back(
-        {[member, &spec](const YAML::Node& v, const Site& s, const std::string& canonical,
-                         ParseContext& ctx,
-                         T& out) { return spec.parse(v, s, canonical, ctx, out.*member); },
-         [member, &spec](const T& in) -> std::optional<nlohmann::json> {
-           return spec.to_json(in.*member);
-         }});
+    bindings_.push_back({[member, &spec](const YAML::Node& v, const Site& s,
+                                         const std::string& canonical, ParseContext& ctx, T& out) {
+                           return spec.parse(v, s, canonical, ctx, out.*member);
+                         },
+                         [member, &spec](const T& in) -> std::optional<nlohmann::json> {
+                           return spec.to_json(in.*member);
+                         }});
+    return FieldBuilder(f);
+  }
+
+  // An optional nested section: unset when absent (and absent from JSON); a null value (`key:`)
+  // sets it with all defaults.
+  template <typename S>
+  FieldBuilder section(std::string name, std::optional<S> T::*member, const SectionSpec<S>& spec,
+                       std::string doc) {
+    FieldSpec& f = add(std::move(name), FieldType::kSection, std::move(doc));
+    f.section = &spec;
+    bindings_.push_back({[member, &spec](const YAML::Node& v, const Site& s,
+                                         const std::string& canonical, ParseContext& ctx, T& out) {
+                           S value{};
+                           STRATA_TRY(spec.parse(v, s, canonical, ctx, value));
+                           out.*member = std::move(value);
+                           return Status::ok();
+                         },
+                         [member, &spec](const T& in) -> std::optional<nlohmann::json> {
+                           if (!(in.*member).has_value()) return std::nullopt;
+                           return spec.to_json(*(in.*member));
+                         }});
     return FieldBuilder(f);
   }
 
@@ -350,33 +381,33 @@ class SectionSpec : public SectionSpecBase {
                     std::string doc) {
     FieldSpec& f = add(std::move(name), FieldType::kSectionList, std::move(doc));
     f.section = &spec;
-    bindings_.push_back(
-        {[member, &spec](const YAML::Node& v, const Site& s, const std::string& canonical,
-                         ParseContext& ctx, T& out) {
-           STRATA_ASSIGN_OR_RETURN(bool is_seq, detail::check_list(v, s, ctx));
-           std::vector<S> items;
-           if (!is_seq) {
-             items.emplace_back();
-             ctx.record(canonical + "[0]", s.pos);
-             STRATA_TRY(spec.parse(v, s, canonical + "[0]", ctx, items.back()));
-           } else {
-             for (size_t i = 0; i < v.size(); ++i) {
-               std::string index = "[" + std::to_string(i) + "]";
-               Site item{s.path + index, Position::of(v[i].Mark())};
-               if (!item.pos.known()) item.pos = s.pos;
-               ctx.record(canonical + index, item.pos);
-               items.emplace_back();
-               STRATA_TRY(spec.parse(v[i], item, canonical + index, ctx, items.back()));
-             }
-           }
-           out.*member = std::move(items);
-           return Status::ok();
-         },
-         [member, &spec](const T& in) -> std::optional<nlohmann::json> {
-           nlohmann::json a = nlohmann::json::array();
-           for (const S& item : in.*member) a.push_back(spec.to_json(item));
-           return a;
-         }});
+    bindings_.push_back({[member, &spec](const YAML::Node& v, const Site& s,
+                                         const std::string& canonical, ParseContext& ctx, T& out) {
+                           STRATA_ASSIGN_OR_RETURN(bool is_seq, detail::check_list(v, s, ctx));
+                           std::vector<S> items;
+                           if (!is_seq) {
+                             items.emplace_back();
+                             ctx.record(canonical + "[0]", s.pos);
+                             STRATA_TRY(spec.parse(v, s, canonical + "[0]", ctx, items.back()));
+                           } else {
+                             for (size_t i = 0; i < v.size(); ++i) {
+                               std::string index = "[" + std::to_string(i) + "]";
+                               Site item{s.path + index, Position::of(v[i].Mark())};
+                               if (!item.pos.known()) item.pos = s.pos;
+                               ctx.record(canonical + index, item.pos);
+                               items.emplace_back();
+                               STRATA_TRY(
+                                   spec.parse(v[i], item, canonical + index, ctx, items.back()));
+                             }
+                           }
+                           out.*member = std::move(items);
+                           return Status::ok();
+                         },
+                         [member, &spec](const T& in) -> std::optional<nlohmann::json> {
+                           nlohmann::json a = nlohmann::json::array();
+                           for (const S& item : in.*member) a.push_back(spec.to_json(item));
+                           return a;
+                         }});
     return FieldBuilder(f);
   }
 

@@ -18,7 +18,7 @@ struct Conn {
   std::string url;
   std::string token;
   std::vector<Endpoint> endpoints;
-  Endpoint primary;
+  std::optional<Endpoint> primary;
   int64_t max_rows = 500;
   double ratio = 0.5;
   bool tls = false;
@@ -92,7 +92,8 @@ TEST(ConfigSpec, ParsesEveryType) {
   EXPECT_EQ(r->endpoints[0].host, "a");
   EXPECT_EQ(r->endpoints[0].port, 8086);
   EXPECT_EQ(r->endpoints[1].port, 9);
-  EXPECT_EQ(r->primary.host, "p");
+  EXPECT_EQ(r->primary->host, "p");
+  EXPECT_EQ(r->primary->port, 8086);
   EXPECT_EQ(r->max_rows, 42);
   EXPECT_DOUBLE_EQ(r->ratio, 0.25);
   EXPECT_TRUE(r->tls);
@@ -108,7 +109,7 @@ TEST(ConfigSpec, AbsentKeysKeepDefaults) {
   EXPECT_EQ(r->timeout, std::chrono::seconds(10));
   EXPECT_FALSE(r->limit.has_value());
   EXPECT_TRUE(r->endpoints.empty());
-  EXPECT_EQ(r->primary.port, 8086);
+  EXPECT_FALSE(r->primary.has_value());
 }
 
 TEST(ConfigSpec, AliasTakesASingleMapping) {
@@ -117,7 +118,7 @@ TEST(ConfigSpec, AliasTakesASingleMapping) {
   ASSERT_EQ(r->endpoints.size(), 1u);
   EXPECT_EQ(r->endpoints[0].host, "solo");
   EXPECT_EQ(error_of("url: http://x\nendpoint: {port: 1}\n"),
-            "c.yaml:2:11: endpoint is missing required key 'host'");
+            "c.yaml:2:1: endpoint is missing required key 'host'");
   EXPECT_EQ(error_of("url: http://x\nendpoints:\n  - {host: a, port: 0}\n"),
             "c.yaml:3:21: endpoints[0].port must be between 1 and 65535, got 0");
 }
@@ -148,14 +149,16 @@ TEST(ConfigSpec, EnvChecksCanBeTurnedOff) {
 
 TEST(ConfigSpec, TypeMessages) {
   EXPECT_EQ(error_of("url: http://x\ntls: 2\n"), "c.yaml:2:6: tls must be true or false, got '2'");
-  EXPECT_EQ(error_of("url: http://x\nratio: nan\n"), "c.yaml:2:8: ratio must be a number, got 'nan'");
+  EXPECT_EQ(error_of("url: http://x\nratio: nan\n"),
+            "c.yaml:2:8: ratio must be a number, got 'nan'");
   EXPECT_EQ(error_of("url: http://x\nratio: 1.5\n"),
             "c.yaml:2:8: ratio must be between 0 and 1, got 1.5");
   EXPECT_EQ(error_of("url: http://x\nlimit: {a: 1}\n"),
             "c.yaml:2:8: limit must be an integer, got a mapping");
   EXPECT_EQ(error_of("url: http://x\nprimary: [1]\n"),
             "c.yaml:2:10: primary must be a mapping of keys, got a list");
-  EXPECT_EQ(error_of("url: http://x\n[a]: 1\n"), "c.yaml:2:1: keys in conn must be names, got a list");
+  EXPECT_EQ(error_of("url: http://x\n[a]: 1\n"),
+            "c.yaml:2:1: keys in conn must be names, got a list");
   EXPECT_EQ(error_of("- a\n"), "c.yaml:1:1: conn must be a mapping of keys, got a list");
   EXPECT_EQ(error_of("tls: true\n"), "c.yaml:1:1: conn is missing required key 'url'");
   EXPECT_EQ(error_of("url: http://x\nendpoint: {host: a}\nendpoints: []\n"),
@@ -166,10 +169,10 @@ TEST(ConfigSpec, TypeMessages) {
 TEST(ConfigSpec, RecordsPositionsForLaterChecks) {
   ParseContext ctx("c.yaml");
   Conn out;
-  ASSERT_TRUE(conn_spec()
-                  .parse(YAML::Load("url: http://x\nendpoint:\n  host: a\nprimary:\n  host: b\n"),
-                         ctx, out)
-                  .is_ok());
+  ASSERT_TRUE(
+      conn_spec()
+          .parse(YAML::Load("url: http://x\nendpoint:\n  host: a\nprimary:\n  host: b\n"), ctx, out)
+          .is_ok());
   auto at = [&](const std::string& path) {
     Position p = ctx.position(path);
     return std::to_string(p.line) + ":" + std::to_string(p.column);
@@ -190,13 +193,23 @@ TEST(ConfigSpec, JsonBothWays) {
   EXPECT_EQ(j["timeout"], "10s");
   EXPECT_EQ(j["ttl"], "2h");
   EXPECT_FALSE(j.contains("limit"));
+  EXPECT_FALSE(j.contains("primary"));
   EXPECT_EQ(j["endpoints"][0]["port"], 8086);
   ParseContext ctx("conn JSON");
   ctx.set_check_env(false);
   Conn back;
-  ASSERT_TRUE(conn_spec().parse_json(j, ctx, back).is_ok());
+  Status st = conn_spec().parse_json(j, ctx, back);
+  ASSERT_TRUE(st.is_ok()) << st.message();
   EXPECT_EQ(conn_spec().to_json(back), j);
   EXPECT_DOUBLE_EQ(back.ratio, 0.1);
+
+  auto with_primary = parse("url: http://x\nprimary: {host: p, port: 1}\n");
+  ASSERT_TRUE(with_primary.is_ok()) << with_primary.status().message();
+  nlohmann::json jp = conn_spec().to_json(*with_primary);
+  EXPECT_EQ(jp["primary"], (nlohmann::json{{"host", "p"}, {"port", 1}}));
+  Conn back_primary;
+  ASSERT_TRUE(conn_spec().parse_json(jp, ctx, back_primary).is_ok());
+  EXPECT_EQ(back_primary.primary->port, 1);
 
   j["max_rows"] = 0;
   Conn bad;

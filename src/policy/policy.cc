@@ -107,7 +107,8 @@ const SectionSpec<SourceConfig>& source_spec() {
 const SectionSpec<SelectionConfig>& selection_spec() {
   static const auto* spec = [] {
     auto* s = new SectionSpec<SelectionConfig>(
-        "selection", "Which rows are archived: exactly one of `older_than`, `before`, `key_below`.");
+        "selection",
+        "Which rows are archived: exactly one of `older_than`, `before`, `key_below`.");
     s->field("older_than", &SelectionConfig::older_than,
              "Rows whose time column is older than this age at plan time, e.g. `30d`.");
     s->field("before", &SelectionConfig::before,
@@ -246,9 +247,9 @@ Status check_policy(Policy& p, const ParseContext& ctx) {
                      "(e.g. older_than: 30d)");
   }
   if (rules.size() > 1) {
-    return ctx.error(ctx.position("selection." + rules[1]),
-                     "selection has both " + rules[0] + " and " + rules[1] +
-                         "; keep exactly one rule");
+    return ctx.error(
+        ctx.position("selection." + rules[1]),
+        "selection has both " + rules[0] + " and " + rules[1] + "; keep exactly one rule");
   }
   if ((sel.older_than || sel.before) && p.source.time.empty()) {
     return ctx.error(ctx.position("selection." + rules[0]),

@@ -18,7 +18,7 @@ namespace strata {
 enum class Mode { kCopy, kMove };
 
 struct SourceConfig {
-  std::string uri;    // sqlite://telemetry.db, postgres://user:${PGPASSWORD}@host/db, ...
+  std::string uri;  // sqlite://telemetry.db, postgres://user:${PGPASSWORD}@host/db, ...
   std::string table;
   std::string key;    // unique key column
   std::string time;   // time column (required by older_than/before and time layouts)
@@ -27,8 +27,8 @@ struct SourceConfig {
 
 // Exactly one of older_than / before / key_below.
 struct SelectionConfig {
-  std::optional<Micros> older_than;    // time < now - older_than
-  std::optional<std::string> before;   // time < this timestamp (RFC 3339 or YYYY-MM-DD)
+  std::optional<Micros> older_than;      // time < now - older_than
+  std::optional<std::string> before;     // time < this timestamp (RFC 3339 or YYYY-MM-DD)
   std::optional<std::string> key_below;  // key < this (integer or text)
 };
 
@@ -45,12 +45,12 @@ struct BatchConfig {
 inline constexpr const char* kDefaultTargetFormat = "ndjson";
 
 struct TargetConfig {
-  std::string uri;                 // file://archive, s3://bucket/prefix
+  std::string uri;                            // file://archive, s3://bucket/prefix
   std::string format = kDefaultTargetFormat;  // ndjson | csv | parquet
   std::string compression = "zstd";
   int level = 3;
-  std::string layout;              // e.g. "dt={ts:%Y-%m-%d}"; empty = no partition folders
-  std::string dataset;             // folder under the target; default: the source table name
+  std::string layout;   // e.g. "dt={ts:%Y-%m-%d}"; empty = no partition folders
+  std::string dataset;  // folder under the target; default: the source table name
 };
 
 struct ThrottleConfig {
@@ -63,9 +63,9 @@ struct PurgeConfig {
 };
 
 struct Policy {
-  std::string name;       // default: the file name without extension
-  std::string file;       // where it was loaded from ("" for inline)
-  std::string base_dir;   // relative local paths resolve against this (the file's directory)
+  std::string name;      // default: the file name without extension
+  std::string file;      // where it was loaded from ("" for inline)
+  std::string base_dir;  // relative local paths resolve against this (the file's directory)
   SourceConfig source;
   SelectionConfig selection;
   SplitConfig split;
@@ -76,21 +76,33 @@ struct Policy {
   ThrottleConfig throttle;
   PurgeConfig purge;
 
-  // Lossless JSON form carried in task events and stored with the task.
+  // Lossless JSON form carried in task events and stored with the task: every key (defaults
+  // included, durations as "30d", mode as "copy"/"move", unset selection rules left out) plus
+  // "file" and "base_dir". ${NAME} references stay unexpanded, so it holds no secret.
   nlohmann::json to_json() const;
+  // The inverse, with the same checks as parse_policy (messages start "policy JSON: ", without
+  // positions), except that referenced environment variables need not be set here: the
+  // receiving process may not hold them, and connectors report unset ones when connecting.
   static Result<Policy> from_json(const nlohmann::json& j);
 };
 
+// "copy" or "move".
 const char* mode_name(Mode mode);
 
-// Reads and validates a policy file. Errors look like
-//   "policy.yaml:7:5: unknown key 'shard_row' in split (did you mean 'shard_rows'?)".
+// Reads and validates a policy file. Errors are permanent and look like
+//   "policy.yaml:7:5: unknown key 'shard_row' in split (did you mean 'shard_rows'? valid keys:
+//   shard_rows, parallel)".
+// `file` is `path` as given; `base_dir` is the file's absolute directory. A missing, unreadable
+// or empty file is an error naming the path.
 Result<Policy> load_policy(const std::string& path);
-// Same, from text; `file_name` is used in messages, `base_dir` for relative paths.
+// Same, from text; `file_name` is used in messages (and as `file`; "" = no prefix), `base_dir`
+// for relative paths. Defaults that depend on other keys are filled in: `name` (the file name
+// without extension, or the table name without a file) and each target's `dataset`.
 Result<Policy> parse_policy(std::string_view yaml_text, const std::string& file_name,
                             const std::string& base_dir);
 
-// The reference for every policy key, generated from the config specs (Markdown).
+// The reference for every policy key, generated from the config specs (Markdown); the content
+// of docs/policy.md (regenerate with the policy_docgen tool).
 std::string policy_reference_markdown();
 
 }  // namespace strata

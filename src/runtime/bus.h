@@ -43,10 +43,10 @@ class Context {
 using Handler = std::function<Status(Context& ctx, const Event& event)>;
 
 struct FunctionSpec {
-  std::string name;         // also the consumer group: "split", "archive-sqlite", "purge"
-  std::string topic;        // the topic it consumes
+  std::string name;   // also the consumer group: "split", "archive-sqlite", "purge"
+  std::string topic;  // the topic it consumes
   Handler handler;
-  int concurrency = 1;      // handler calls in flight at once
+  int concurrency = 1;  // handler calls in flight at once
   RetryPolicy retry;
 };
 
@@ -73,8 +73,15 @@ class Bus {
   virtual void stop() = 0;
 };
 
-// In-process bus: a queue per (topic, function) and worker threads per function. wait_idle()
-// returns when no event is queued, delayed for retry or in flight.
+// In-process bus: a queue per (topic, function) and `concurrency` worker threads per function;
+// retries wait on a timer thread, never on a worker. wait_idle() returns when no event is
+// queued, delayed for retry or in flight (events sent by a handler count before the handler's
+// own event is released). Thread-safe: publish from any thread, handlers included; events
+// published before start() wait for it; an event without id or type is refused. stop() drops
+// queued and delayed events (resume re-plans them), refuses new ones with a cancelled Status,
+// waits for running handlers and joins the threads; it is idempotent, and called from a handler
+// it only begins the stop (the destructor or a later stop() joins). Do not call wait_idle()
+// from a handler: its own event is in flight.
 class EmbeddedBus : public Bus {
  public:
   EmbeddedBus();

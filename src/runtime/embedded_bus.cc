@@ -65,8 +65,8 @@ struct EmbeddedBus::Impl {
 
   struct Function {
     FunctionSpec spec;
-    std::deque<Delivery> queue;       // guarded by Impl::mu
-    std::condition_variable ready;    // queue not empty, or stopping
+    std::deque<Delivery> queue;     // guarded by Impl::mu
+    std::condition_variable ready;  // queue not empty, or stopping
     std::vector<std::thread> workers;
   };
 
@@ -88,8 +88,8 @@ struct EmbeddedBus::Impl {
   std::vector<std::unique_ptr<Function>> functions;
   std::unordered_map<std::string, std::vector<Function*>> by_topic;
   std::multimap<SteadyClock::time_point, Delivery> delayed;  // retries, by due time
-  std::condition_variable timer_wake;                         // delayed changed, or stopping
-  std::condition_variable idle;                               // outstanding reached 0
+  std::condition_variable timer_wake;                        // delayed changed, or stopping
+  std::condition_variable idle;                              // outstanding reached 0
   int64_t outstanding = 0;
   bool started = false;
   std::atomic<bool> stopping{false};  // written under mu; read lock-free by Context::cancelled
@@ -111,8 +111,8 @@ struct EmbeddedBus::Impl {
     }
     auto it = by_topic.find(topic);
     if (it == by_topic.end()) {
-      spdlog::debug("no function subscribes to topic {}: event {} ({}) dropped", topic,
-                    shared->id, shared->type);
+      spdlog::debug("no function subscribes to topic {}: event {} ({}) dropped", topic, shared->id,
+                    shared->type);
       return Status::ok();
     }
     for (Function* fn : it->second) {
@@ -136,16 +136,19 @@ struct EmbeddedBus::Impl {
       return Status::permanent("function " + fn.spec.name + " threw on event " + d.event->id +
                                ": " + e.what());
     } catch (...) {
-      return Status::permanent("function " + fn.spec.name + " threw a non-standard exception on "
-                               "event " + d.event->id);
+      return Status::permanent("function " + fn.spec.name +
+                               " threw a non-standard exception on "
+                               "event " +
+                               d.event->id);
     }
   }
 
   void dead_letter(Function& fn, const Delivery& d, const Status& error) {
-    spdlog::error("function {} dead-lettered event {} ({}, subject {}) from topic {} after {} "
-                  "attempt(s): {}",
-                  fn.spec.name, d.event->id, d.event->type, d.event->subject, fn.spec.topic,
-                  d.attempt, error.to_string());
+    spdlog::error(
+        "function {} dead-lettered event {} ({}, subject {}) from topic {} after {} "
+        "attempt(s): {}",
+        fn.spec.name, d.event->id, d.event->type, d.event->subject, fn.spec.topic, d.attempt,
+        error.to_string());
     DeadLetterHandler handler;
     {
       std::lock_guard lock(mu);
@@ -292,8 +295,9 @@ Status EmbeddedBus::subscribe(FunctionSpec spec) {
   }
   for (const auto& fn : impl_->functions) {
     if (fn->spec.name == spec.name) {
-      return Status::permanent(what + ": a function of that name is already subscribed (names "
-                                      "are consumer groups and must be unique)");
+      return Status::permanent(what +
+                               ": a function of that name is already subscribed (names "
+                               "are consumer groups and must be unique)");
     }
   }
   auto fn = std::make_unique<Impl::Function>();

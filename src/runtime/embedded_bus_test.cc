@@ -282,17 +282,20 @@ TEST(EmbeddedBus, DeadLetterHandlerMayPublishAndWaitIdleCoversIt) {
   EmbeddedBus bus;
   std::atomic<int> reported{0};
   bus.on_dead_letter([&](const DeadLetter& d) {
-    Event report = make_event("strata.dead_letter", "strata/bus", d.event.subject, Json::object(),
-                              &d.event);
+    Event report =
+        make_event("strata.dead_letter", "strata/bus", d.event.subject, Json::object(), &d.event);
     EXPECT_TRUE(bus.publish("status", std::move(report)).is_ok());
   });
-  ASSERT_TRUE(bus.subscribe(function("bad", "t", [](Context&, const Event&) {
-                  return Status::permanent("no");
-                })).is_ok());
-  ASSERT_TRUE(bus.subscribe(function("status", "status", [&](Context&, const Event&) {
-                  ++reported;
-                  return Status::ok();
-                })).is_ok());
+  ASSERT_TRUE(
+      bus.subscribe(
+             function("bad", "t", [](Context&, const Event&) { return Status::permanent("no"); }))
+          .is_ok());
+  ASSERT_TRUE(bus.subscribe(function("status", "status",
+                                     [&](Context&, const Event&) {
+                                       ++reported;
+                                       return Status::ok();
+                                     }))
+                  .is_ok());
   ASSERT_TRUE(bus.start().is_ok());
   for (int i = 0; i < 20; ++i) ASSERT_TRUE(bus.publish("t", event()).is_ok());
   ASSERT_TRUE(bus.wait_idle(5s));
@@ -316,10 +319,14 @@ TEST(EmbeddedBus, WaitIdleCoversAChainOfHandlers) {
   };
   ASSERT_TRUE(bus.subscribe(function("split", "tasks", forward(split, "shards"), 2)).is_ok());
   ASSERT_TRUE(bus.subscribe(function("archive", "shards", forward(archive, "purge"), 3)).is_ok());
-  ASSERT_TRUE(bus.subscribe(function("purge", "purge", [&](Context&, const Event&) {
-                  ++purge;
-                  return Status::ok();
-                }, 2)).is_ok());
+  ASSERT_TRUE(bus.subscribe(function(
+                                "purge", "purge",
+                                [&](Context&, const Event&) {
+                                  ++purge;
+                                  return Status::ok();
+                                },
+                                2))
+                  .is_ok());
   ASSERT_TRUE(bus.start().is_ok());
   for (int i = 0; i < kEvents; ++i) ASSERT_TRUE(bus.publish("tasks", event()).is_ok());
   ASSERT_TRUE(bus.wait_idle(10s));
@@ -377,12 +384,14 @@ TEST(EmbeddedBus, StopLetsRunningHandlersFinishAndDropsTheRest) {
 TEST(EmbeddedBus, StopFromInsideAHandlerDoesNotDeadlock) {
   EmbeddedBus bus;
   std::atomic<bool> handled{false};
-  ASSERT_TRUE(bus.subscribe(function("stopper", "t", [&](Context& ctx, const Event&) {
-                  bus.stop();
-                  EXPECT_TRUE(ctx.cancelled());
-                  handled = true;
-                  return Status::ok();
-                })).is_ok());
+  ASSERT_TRUE(bus.subscribe(function("stopper", "t",
+                                     [&](Context& ctx, const Event&) {
+                                       bus.stop();
+                                       EXPECT_TRUE(ctx.cancelled());
+                                       handled = true;
+                                       return Status::ok();
+                                     }))
+                  .is_ok());
   ASSERT_TRUE(bus.start().is_ok());
   ASSERT_TRUE(bus.publish("t", event()).is_ok());
   ASSERT_TRUE(bus.wait_idle(5s));
@@ -432,11 +441,13 @@ TEST(EmbeddedBus, WaitIdleTimesOutWhileAHandlerRuns) {
   std::mutex mu;
   std::condition_variable cv;
   bool release = false;
-  ASSERT_TRUE(bus.subscribe(function("blocked", "t", [&](Context&, const Event&) {
-                  std::unique_lock lock(mu);
-                  cv.wait_for(lock, 5s, [&] { return release; });
-                  return Status::ok();
-                })).is_ok());
+  ASSERT_TRUE(bus.subscribe(function("blocked", "t",
+                                     [&](Context&, const Event&) {
+                                       std::unique_lock lock(mu);
+                                       cv.wait_for(lock, 5s, [&] { return release; });
+                                       return Status::ok();
+                                     }))
+                  .is_ok());
   ASSERT_TRUE(bus.start().is_ok());
   ASSERT_TRUE(bus.publish("t", event()).is_ok());
   EXPECT_FALSE(bus.wait_idle(30ms));
@@ -451,10 +462,12 @@ TEST(EmbeddedBus, WaitIdleTimesOutWhileAHandlerRuns) {
 TEST(EmbeddedBus, EventsPublishedBeforeStartAreDeliveredAfter) {
   EmbeddedBus bus;
   std::atomic<int> calls{0};
-  ASSERT_TRUE(bus.subscribe(function("late", "t", [&](Context&, const Event&) {
-                  ++calls;
-                  return Status::ok();
-                })).is_ok());
+  ASSERT_TRUE(bus.subscribe(function("late", "t",
+                                     [&](Context&, const Event&) {
+                                       ++calls;
+                                       return Status::ok();
+                                     }))
+                  .is_ok());
   ASSERT_TRUE(bus.publish("t", event()).is_ok());
   ASSERT_TRUE(bus.publish("nobody-listens", event()).is_ok());  // dropped, not an error
   EXPECT_FALSE(bus.wait_idle(0ms));

@@ -114,9 +114,8 @@ Status read_string(const Json& j, const char* name, bool required, std::string& 
     return Status::ok();
   }
   if (!it->is_string()) {
-    return invalid(std::string("attribute \"") + name + "\" must be a string, got " +
-                       it->type_name(),
-                   j);
+    return invalid(
+        std::string("attribute \"") + name + "\" must be a string, got " + it->type_name(), j);
   }
   out = it->get<std::string>();
   if (required && out.empty()) {
@@ -142,7 +141,8 @@ Json Event::to_json() const {
 }
 
 Result<Event> Event::from_json(const Json& j) {
-  if (!j.is_object()) return invalid(std::string("expected a JSON object, got ") + j.type_name(), j);
+  if (!j.is_object())
+    return invalid(std::string("expected a JSON object, got ") + j.type_name(), j);
   std::string specversion;
   STRATA_TRY(read_string(j, "specversion", true, specversion));
   if (specversion != kSpecVersion) {

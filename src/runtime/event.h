@@ -28,7 +28,10 @@ struct Event {
 
   // Envelope fields per CloudEvents 1.0 JSON ("specversion": "1.0", "datacontenttype").
   Json to_json() const;
-  std::string to_string() const { return to_json().dump(); }
+  // Invalid UTF-8 in strings is replaced (U+FFFD) rather than thrown on.
+  std::string to_string() const {
+    return to_json().dump(-1, ' ', false, Json::error_handler_t::replace);
+  }
   static Result<Event> from_json(const Json& j);
   static Result<Event> parse(const std::string& text);
 };

@@ -4,14 +4,34 @@
 #include <gtest/gtest.h>
 
 #include <mutex>
-#include <regex>
 #include <set>
 #include <thread>
 
 namespace strata {
 namespace {
 
-const std::regex kTraceparent("^00-[0-9a-f]{32}-[0-9a-f]{16}-01$");
+// True if `text` has the shape of `pattern`, where 'h' is a lowercase hex digit, 'd' a decimal
+// digit, anything else itself. (std::regex trips g++ 12 warnings under the sanitizers.)
+bool matches(const std::string& text, const std::string& pattern) {
+  if (text.size() != pattern.size()) return false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    const bool digit = c >= '0' && c <= '9';
+    switch (pattern[i]) {
+      case 'h':
+        if (!digit && !(c >= 'a' && c <= 'f')) return false;
+        break;
+      case 'd':
+        if (!digit) return false;
+        break;
+      default:
+        if (c != pattern[i]) return false;
+    }
+  }
+  return true;
+}
+
+const std::string kTraceparent = "00-" + std::string(32, 'h') + "-" + std::string(16, 'h') + "-01";
 
 std::string trace_id(const std::string& traceparent) { return traceparent.substr(3, 32); }
 std::string span_id(const std::string& traceparent) { return traceparent.substr(36, 16); }
@@ -40,16 +60,24 @@ TEST(Event, JsonRoundTripKeepsEveryAttribute) {
   EXPECT_EQ(back->data, e.data);
 }
 
+TEST(Event, ToStringSurvivesInvalidUtf8) {
+  Event e = make_event("t", "s", "", Json{{"error", "latin-1 \xe9t\xe9 from a driver"}});
+  std::string text;
+  ASSERT_NO_THROW(text = e.to_string());
+  auto back = Event::parse(text);
+  ASSERT_TRUE(back.is_ok()) << back.status().to_string();
+  EXPECT_EQ(back->id, e.id);
+}
+
 TEST(Event, TimeIsRfc3339UtcWithMicroseconds) {
   Event e = make_event("t", "s", "", Json::object());
-  EXPECT_TRUE(std::regex_match(e.time,
-                               std::regex(R"(^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$)")))
-      << e.time;
+  EXPECT_TRUE(matches(e.time, "dddd-dd-ddTdd:dd:dd.ddddddZ")) << e.time;
 }
 
 TEST(Event, AcceptsAForeignProducersMinimalEvent) {
   // What another program (or a Dapr sidecar) may publish on strata.tasks.
-  auto e = Event::parse(R"({"specversion":"1.0","id":"x1","source":"cron","type":"strata.task.requested",
+  auto e =
+      Event::parse(R"({"specversion":"1.0","id":"x1","source":"cron","type":"strata.task.requested",
                             "datacontenttype":"application/cloudevents+json","unknownext":"kept out"})");
   ASSERT_TRUE(e.is_ok()) << e.status().to_string();
   EXPECT_EQ(e->id, "x1");
@@ -119,18 +147,18 @@ TEST(Event, IdsAre128BitHexAndUniqueAcrossThreads) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(ids.size(), 20000u);
   for (const auto& id : ids) {
-    ASSERT_TRUE(std::regex_match(id, std::regex("^[0-9a-f]{32}$"))) << id;
+    ASSERT_TRUE(matches(id, std::string(32, 'h'))) << id;
   }
 }
 
 TEST(Event, TraceparentStartsATraceAndChildrenKeepIt) {
   Event root = make_event("strata.task.requested", "strata/cli", "t1", Json::object());
-  ASSERT_TRUE(std::regex_match(root.traceparent, kTraceparent)) << root.traceparent;
+  ASSERT_TRUE(matches(root.traceparent, kTraceparent)) << root.traceparent;
 
   Event child = make_event("strata.shard.planned", "strata/split", "t1/0", Json::object(), &root);
-  Event grandchild = make_event("strata.shard.archived", "strata/archive", "t1/0", Json::object(),
-                                &child);
-  ASSERT_TRUE(std::regex_match(child.traceparent, kTraceparent));
+  Event grandchild =
+      make_event("strata.shard.archived", "strata/archive", "t1/0", Json::object(), &child);
+  ASSERT_TRUE(matches(child.traceparent, kTraceparent));
   EXPECT_EQ(trace_id(child.traceparent), trace_id(root.traceparent));
   EXPECT_EQ(trace_id(grandchild.traceparent), trace_id(root.traceparent));
   EXPECT_NE(span_id(child.traceparent), span_id(root.traceparent));
@@ -156,7 +184,7 @@ TEST(Event, TraceparentFromAForeignParentIsValidatedAndSurvivesTheWire) {
                           "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"}) {
     parent.traceparent = bad;
     Event fresh = make_event("t", "s", "", Json::object(), &parent);
-    EXPECT_TRUE(std::regex_match(fresh.traceparent, kTraceparent)) << bad;
+    EXPECT_TRUE(matches(fresh.traceparent, kTraceparent)) << bad;
     EXPECT_NE(trace_id(fresh.traceparent), "4bf92f3577b34da6a3ce929d0e0e4736") << bad;
   }
 }

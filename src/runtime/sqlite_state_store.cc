@@ -113,15 +113,16 @@ ON CONFLICT (id) DO UPDATE SET
 )sql";
 
 // Column order of every task SELECT; read_task() reads in this order.
-#define STRATA_TASK_COLUMNS                                                                 \
-  "id, policy_name, state, created_at, updated_at, finished_at, policy, predicate, "        \
+#define STRATA_TASK_COLUMNS                                                          \
+  "id, policy_name, state, created_at, updated_at, finished_at, policy, predicate, " \
   "shards_total, shards_done, shards_failed, rows, rows_purged, bytes_in, bytes_out, error"
 
 constexpr const char* kGetTask = "SELECT " STRATA_TASK_COLUMNS " FROM tasks WHERE id = :id";
 constexpr const char* kListTasks =
     "SELECT " STRATA_TASK_COLUMNS " FROM tasks ORDER BY created_at DESC, rowid DESC LIMIT :limit";
 constexpr const char* kLatestTaskInState =
-    "SELECT " STRATA_TASK_COLUMNS " FROM tasks WHERE policy_name = :policy_name AND state = :state"
+    "SELECT " STRATA_TASK_COLUMNS
+    " FROM tasks WHERE policy_name = :policy_name AND state = :state"
     " ORDER BY created_at DESC, rowid DESC LIMIT 1";
 #undef STRATA_TASK_COLUMNS
 
@@ -137,14 +138,14 @@ ON CONFLICT (task_id, shard_index) DO UPDATE SET
   started_at = excluded.started_at, finished_at = excluded.finished_at, error = excluded.error
 )sql";
 
-#define STRATA_SHARD_COLUMNS                                                                \
-  "task_id, shard_index, state, range, estimated_rows, rows, rows_purged, bytes_in, "       \
+#define STRATA_SHARD_COLUMNS                                                          \
+  "task_id, shard_index, state, range, estimated_rows, rows, rows_purged, bytes_in, " \
   "bytes_out, files, attempts, started_at, finished_at, error"
 
-constexpr const char* kGetShard = "SELECT " STRATA_SHARD_COLUMNS
-                                  " FROM shards WHERE task_id = :task_id AND shard_index = :index";
-constexpr const char* kListShards = "SELECT " STRATA_SHARD_COLUMNS
-                                    " FROM shards WHERE task_id = :task_id ORDER BY shard_index";
+constexpr const char* kGetShard =
+    "SELECT " STRATA_SHARD_COLUMNS " FROM shards WHERE task_id = :task_id AND shard_index = :index";
+constexpr const char* kListShards =
+    "SELECT " STRATA_SHARD_COLUMNS " FROM shards WHERE task_id = :task_id ORDER BY shard_index";
 #undef STRATA_SHARD_COLUMNS
 
 constexpr const char* kPutBatch = R"sql(
@@ -281,8 +282,9 @@ class SqliteStateStore::Query {
   }
   Query& bind(const char* name, const std::string& v) {
     int i = index_of(name);
-    if (i > 0) check(sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()),
-                                       SQLITE_TRANSIENT));
+    if (i > 0) {
+      check(sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
+    }
     return *this;
   }
   Query& bind_json(const char* name, const Json& v) { return bind(name, dump_json(v)); }
@@ -384,16 +386,17 @@ Status SqliteStateStore::init() {
       if (row) version = q.next_int();  // NULL (no row yet) reads as 0
     }
     if (version > kSchemaVersion) {
-      return Status::permanent("state store " + path_ + " has schema version " +
-                               std::to_string(version) + ", newer than this strata binary "
-                               "supports (" + std::to_string(kSchemaVersion) +
-                               "): upgrade strata, or point it at another state store");
+      return Status::permanent(
+          "state store " + path_ + " has schema version " + std::to_string(version) +
+          ", newer than this strata binary supports (" + std::to_string(kSchemaVersion) +
+          "): upgrade strata, or point it at another state store");
     }
     if (version == kSchemaVersion) return Status::ok();
     // version 0: a new store. Later versions add their migrations here, in order.
     STRATA_TRY(exec(sql::kCreateTablesV1, "create tables"));
     STRATA_TRY(exec(sql::kClearVersion, "write schema version"));
-    STRATA_ASSIGN_OR_RETURN(sqlite3_stmt * set, statement(sql::kSetVersion, "write schema version"));
+    STRATA_ASSIGN_OR_RETURN(sqlite3_stmt * set,
+                            statement(sql::kSetVersion, "write schema version"));
     Query q(*this, set, "write schema version");
     q.bind(":version", kSchemaVersion);
     return q.run();
@@ -651,9 +654,9 @@ Result<std::unique_ptr<StateStore>> open_sqlite_state_store(const std::string& p
     if (!dir.is_ok()) return dir.with_context("state store " + path);
   }
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &raw,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
+  int rc =
+      sqlite3_open_v2(path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   DatabasePtr db(raw);  // closes even when open failed
   if (rc != SQLITE_OK) return sqlite_status(rc, db.get(), path, "open");
   auto store = std::make_unique<SqliteStateStore>(path, std::move(db));

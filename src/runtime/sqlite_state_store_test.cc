@@ -253,9 +253,8 @@ TEST_F(SqliteStateStoreTest, DeadLettersUpsertByFunctionAndEventNewestFirst) {
     DeadLetterRecord d;
     d.function = std::move(function);
     d.topic = "strata.shards.sqlite";
-    d.event_json = make_event("strata.shard.planned", "strata/split", "t/0", Json::object())
-                       .to_json()
-                       .dump();
+    d.event_json =
+        make_event("strata.shard.planned", "strata/split", "t/0", Json::object()).to_json().dump();
     Json j = Json::parse(d.event_json);
     j["id"] = event_id;
     d.event_json = j.dump();
@@ -385,8 +384,7 @@ TEST_F(SqliteStateStoreTest, ErrorsNameThePath) {
   auto store = open_sqlite_state_store(not_a_db);
   ASSERT_FALSE(store.is_ok());
   EXPECT_TRUE(store.status().is_permanent());
-  EXPECT_NE(store.status().message().find(not_a_db), std::string::npos)
-      << store.status().message();
+  EXPECT_NE(store.status().message().find(not_a_db), std::string::npos) << store.status().message();
 
   // A parent "directory" that is a file.
   auto under_file = open_sqlite_state_store(not_a_db + "/state.db");

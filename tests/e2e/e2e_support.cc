@@ -181,7 +181,7 @@ std::vector<std::string> archive_telemetry_rows(const std::string& archive_dir,
   std::string ts = format == "parquet" ? "strftime(ts, '%Y-%m-%dT%H:%M:%S.%fZ')" : "ts";
   auto rows = testing_support::duckdb_query(
       {"SELECT id::VARCHAR AS id, vehicle_id::VARCHAR AS vehicle_id, " + ts +
-       " AS ts, speed, lat, lon, status, payload FROM " + from + " ORDER BY id"});
+       " AS ts, speed, lat, lon, status, payload FROM " + from + " ORDER BY 1"});
   if (!rows.is_ok()) throw std::runtime_error(rows.status().message());
   std::vector<std::string> out;
   for (const auto& r : *rows) {

@@ -82,7 +82,9 @@ TEST(Run, MovesOldRowsVerifiedAndNothingLost) {
   for (const auto& e : fs::recursive_directory_iterator(dir + "/archive")) {
     std::string p = e.path().string();
     EXPECT_EQ(p.find(".tmp"), std::string::npos) << p;
-    EXPECT_EQ(p.find("/_strata/pending/"), std::string::npos) << p;
+    if (e.is_regular_file()) {
+      EXPECT_EQ(p.find("/_strata/pending/"), std::string::npos) << p;
+    }
     if (e.path().extension() == ".zst") {
       ++files;
       EXPECT_NE(p.find("/telemetry/dt=20"), std::string::npos) << p;
@@ -179,7 +181,10 @@ TEST(Run, CopyModeReRunTakesOnlyNewlyEligibleRows) {
   EXPECT_EQ(nlohmann::json::parse(r3.out)["rows"], 3000);
   auto archived = archive_telemetry_rows(dir + "/archive");
   ASSERT_EQ(archived.size(), 6000u);
-  EXPECT_TRUE(std::equal(archived.begin(), archived.end(), original.begin()));
+  std::vector<std::string> expected(original.begin(), original.begin() + 6000);
+  std::sort(expected.begin(), expected.end());
+  std::sort(archived.begin(), archived.end());
+  EXPECT_TRUE(archived == expected);
   EXPECT_EQ(sqlite_count(dir + "/telemetry.db", "telemetry"), 9000);  // copy deletes nothing
 }
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <vector>
 
 #include "core/checksum.h"
 #include "core/env.h"
@@ -33,6 +34,21 @@ bool is_temp_name(std::string_view name) {
   if (tmp == std::string_view::npos || tmp + 5 == name.size()) return false;
   return std::all_of(name.begin() + static_cast<std::ptrdiff_t>(tmp + 5), name.end(),
                      [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// mkdir -p, then fsync the parent of every directory it created, so that a committed part's
+// directory entries survive a crash along with the part itself.
+Status make_dirs_durable(const std::string& dir) {
+  std::vector<std::string> missing;
+  for (std::string d = dir; !d.empty() && d != "." && d != "/" && !path_exists(d);
+       d = parent_dir(d)) {
+    missing.push_back(d);
+  }
+  if (missing.empty()) return Status::ok();
+  STRATA_TRY(make_dirs(dir));
+  for (auto it = missing.rbegin(); it != missing.rend(); ++it)
+    STRATA_TRY(fsync_dir(parent_dir(*it)));
+  return Status::ok();
 }
 
 // Writes through to a FileWriter in large chunks, hashing and counting the bytes on the way.
@@ -124,10 +140,11 @@ class FilePartWriter final : public PartWriter {
     }
     done_ = true;
     committed_ = true;
+    committed_bytes_ = sink_->bytes();
     PartFile part;
     part.path = rel_path_;
     part.rows = rows_;
-    part.bytes = sink_->bytes();
+    part.bytes = committed_bytes_;
     part.sha256 = sink_->hex_digest();
     part.checksum = checksum_.to_string();
     format_.reset();
@@ -144,7 +161,7 @@ class FilePartWriter final : public PartWriter {
   }
 
   uint64_t rows() const override { return rows_; }
-  uint64_t bytes() const override { return sink_ ? sink_->bytes() : 0; }
+  uint64_t bytes() const override { return sink_ ? sink_->bytes() : committed_bytes_; }
 
  private:
   const char* state() const { return committed_ ? "committed" : "aborted"; }
@@ -156,6 +173,7 @@ class FilePartWriter final : public PartWriter {
   std::unique_ptr<FormatWriter> format_;  // writes into *sink_
   RowChecksum checksum_;
   uint64_t rows_ = 0;
+  uint64_t committed_bytes_ = 0;
   Status failed_;
   bool done_ = false;
   bool committed_ = false;
@@ -163,7 +181,8 @@ class FilePartWriter final : public PartWriter {
 
 class FileTarget final : public Target {
  public:
-  FileTarget(std::string given, std::string root) : given_(std::move(given)), root_(std::move(root)) {}
+  FileTarget(std::string given, std::string root)
+      : given_(std::move(given)), root_(std::move(root)) {}
 
   std::string describe() const override { return "file://" + given_; }
 
@@ -193,7 +212,7 @@ class FileTarget final : public Target {
     STRATA_ASSIGN_OR_RETURN(std::string final_path, full_path(path));
     std::string dir = parent_dir(final_path);
     std::string name = final_path.substr(final_path.rfind('/') + 1);
-    STRATA_TRY(make_dirs(dir));
+    STRATA_TRY(make_dirs_durable(dir));
     std::string temp_path = join_path(dir, "." + name + "." + unique_suffix() + ".tmp");
     STRATA_ASSIGN_OR_RETURN(FileWriter file, FileWriter::create(temp_path));
     auto writer = std::make_unique<FilePartWriter>(
@@ -206,7 +225,7 @@ class FileTarget final : public Target {
 
   Status put(const std::string& path, std::string_view content) override {
     STRATA_ASSIGN_OR_RETURN(std::string full, full_path(path));
-    STRATA_TRY(make_dirs(parent_dir(full)));
+    STRATA_TRY(make_dirs_durable(parent_dir(full)));
     return write_file_atomic(full, content);
   }
 
@@ -225,14 +244,12 @@ class FileTarget final : public Target {
     if (!prefix.empty()) STRATA_TRY(check_relative(prefix, true));
     namespace fs = std::filesystem;
     size_t slash = prefix.rfind('/');
-    std::string dir = slash == std::string::npos ? root_ : join_path(root_, prefix.substr(0, slash));
+    std::string dir =
+        slash == std::string::npos ? root_ : join_path(root_, prefix.substr(0, slash));
     std::vector<std::string> out;
     std::error_code ec;
     if (!fs::is_directory(dir, ec)) return out;
-    fs::recursive_directory_iterator it(dir, ec), end;
-    if (ec) return status_from_errno(ec.value(), "cannot list " + dir);
-    for (; it != end; it.increment(ec)) {
-      if (ec) return status_from_errno(ec.value(), "cannot list " + dir);
+    for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
       std::string name = it->path().filename().string();
       if (it->is_directory(ec)) {
         if (!name.empty() && name[0] == '.') it.disable_recursion_pending();
@@ -242,6 +259,7 @@ class FileTarget final : public Target {
       std::string rel = it->path().lexically_relative(root_).generic_string();
       if (rel.compare(0, prefix.size(), prefix) == 0) out.push_back(std::move(rel));
     }
+    if (ec) return status_from_errno(ec.value(), "cannot list " + dir);
     std::sort(out.begin(), out.end());
     return out;
   }
@@ -254,6 +272,26 @@ class FileTarget final : public Target {
   Result<std::unique_ptr<ByteSource>> open(const std::string& path) override {
     STRATA_ASSIGN_OR_RETURN(std::string full, full_path(path));
     return open_file_source(full);
+  }
+
+  // Temp files of create_part are ".<final name>.<unique>.tmp" beside the final path.
+  Status remove_incomplete(const std::string& dir, const std::string& name_prefix) override {
+    namespace fs = std::filesystem;
+    STRATA_ASSIGN_OR_RETURN(std::string root, full_path(dir));
+    std::error_code ec;
+    if (!fs::is_directory(root, ec)) return Status::ok();
+    const std::string hidden = "." + name_prefix;
+    std::vector<std::string> doomed;
+    for (fs::recursive_directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec)) {
+      std::string name = it->path().filename().string();
+      if (it->is_regular_file(ec) && name.compare(0, hidden.size(), hidden) == 0 &&
+          name.size() > 4 && name.compare(name.size() - 4, 4, ".tmp") == 0) {
+        doomed.push_back(it->path().string());
+      }
+    }
+    if (ec) return status_from_errno(ec.value(), "cannot list " + root);
+    for (const std::string& f : doomed) STRATA_TRY(remove_file(f));
+    return Status::ok();
   }
 
  private:

@@ -6,8 +6,11 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -21,8 +24,8 @@ namespace {
 namespace fs = std::filesystem;
 
 std::shared_ptr<const Schema> test_schema() {
-  return std::make_shared<const Schema>(std::vector<Column>{
-      Column{"id", Type::kInt64, false}, Column{"name", Type::kString}});
+  return std::make_shared<const Schema>(
+      std::vector<Column>{Column{"id", Type::kInt64, false}, Column{"name", Type::kString}});
 }
 
 void fill(Batch& batch, int64_t from, int64_t n, size_t name_bytes = 8) {
@@ -117,7 +120,7 @@ TEST_F(FileTargetTest, CommitWritesADurableHashedPart) {
   EXPECT_EQ(file->checksum, expected.to_string());
   EXPECT_EQ(all_entries(dir_ + "/archive"),
             std::vector<std::string>{"ds/dt=2026-01-31/part-1.ndjson"});  // temp file gone
-  EXPECT_FALSE((*part)->commit().is_ok());  // once only
+  EXPECT_FALSE((*part)->commit().is_ok());                                // once only
   EXPECT_FALSE((*part)->write(batch).is_ok());
 
   // Read back through the target and the format reader.
@@ -176,11 +179,10 @@ TEST_F(FileTargetTest, ListSkipsTempFilesAndFiltersByPrefix) {
 
   auto all = target->list("");
   ASSERT_TRUE(all.is_ok()) << all.status().to_string();
-  EXPECT_EQ(*all, (std::vector<std::string>{"ds/_strata/catalog.json",
-                                            "ds/_strata/manifests/task1/0.json",
-                                            "ds/_strata/manifests/task10/0.json",
-                                            "ds/dt=1/part-a.ndjson", "ds/dt=1/part-b.ndjson",
-                                            "other/x"}));
+  EXPECT_EQ(*all, (std::vector<std::string>{
+                      "ds/_strata/catalog.json", "ds/_strata/manifests/task1/0.json",
+                      "ds/_strata/manifests/task10/0.json", "ds/dt=1/part-a.ndjson",
+                      "ds/dt=1/part-b.ndjson", "other/x"}));
   auto manifests = target->list("ds/_strata/manifests/task1/");
   ASSERT_TRUE(manifests.is_ok());
   EXPECT_EQ(*manifests, std::vector<std::string>{"ds/_strata/manifests/task1/0.json"});
@@ -276,6 +278,10 @@ TEST_F(FileTargetTest, DiskFullIsPermanentAndLeavesNothing) {
     GTEST_SKIP() << "cannot mount a 1 MiB tmpfs here (" << std::strerror(errno)
                  << "); the disk-full path is not exercised";
   }
+  struct Unmount {
+    std::string path;
+    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
+  } unmount{mnt};
   auto target = open("file://small/archive");
   auto schema = test_schema();
   Batch batch(schema);
@@ -301,10 +307,6 @@ TEST_F(FileTargetTest, DiskFullIsPermanentAndLeavesNothing) {
   fill(batch, 0, 10);
   ASSERT_TRUE((*small)->write(batch).is_ok());
   EXPECT_TRUE((*small)->commit().is_ok());
-  part->reset();
-  small->reset();
-  target.reset();
-  ::umount2(mnt.c_str(), MNT_DETACH);
 }
 
 }  // namespace

@@ -25,16 +25,15 @@ Result<std::unique_ptr<Connection>> Connection::open(const std::string& path,
                                                      const ErrorContext& where,
                                                      int busy_timeout_ms) {
   if (!path_exists(path)) {
-    return Status::permanent("sqlite " + where.db +
-                             ": database file does not exist (check the source URI; strata "
-                             "never creates a source database)");
+    return Status::permanent(
+        "sqlite " + where.db + ": database file does not exist (opening it for table '" +
+        where.table + "'; check the source URI: strata never creates a source database)");
   }
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
+  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
-    Status s = sqlite_status(rc, db != nullptr ? sqlite3_errmsg(db) : nullptr,
-                             ErrorContext{where.db, ""}, "opening database");
+    Status s = sqlite_status(rc, db != nullptr ? sqlite3_errmsg(db) : nullptr, where,
+                             "opening the database for");
     sqlite3_close_v2(db);
     return s;
   }
@@ -91,11 +90,11 @@ Status Statement::bind(int index, const Value& v, bool as_blob) {
   } else if (v.is_double()) {
     rc = sqlite3_bind_double(stmt_, index, v.as_double());
   } else if (as_blob) {
-    rc = sqlite3_bind_blob64(stmt_, index, v.as_text().data(), v.as_text().size(),
-                             SQLITE_TRANSIENT);
+    rc =
+        sqlite3_bind_blob64(stmt_, index, v.as_text().data(), v.as_text().size(), SQLITE_TRANSIENT);
   } else {
-    rc = sqlite3_bind_text64(stmt_, index, v.as_text().data(), v.as_text().size(),
-                             SQLITE_TRANSIENT, SQLITE_UTF8);
+    rc = sqlite3_bind_text64(stmt_, index, v.as_text().data(), v.as_text().size(), SQLITE_TRANSIENT,
+                             SQLITE_UTF8);
   }
   if (rc != SQLITE_OK) {
     return Status::permanent("sqlite: cannot bind parameter " + std::to_string(index) + ": " +
@@ -153,7 +152,8 @@ Result<PooledConnection> ConnectionPool::acquire() {
       return PooledConnection(shared_from_this(), std::move(conn));
     }
   }
-  STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connection::open(path_, where_, busy_timeout_ms_));
+  STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn,
+                          Connection::open(path_, where_, busy_timeout_ms_));
   return PooledConnection(shared_from_this(), std::move(conn));
 }
 

@@ -53,15 +53,23 @@ enum class ReadKind { kInt, kDouble, kBool, kText, kBytes, kTimestamp, kDate, kD
 
 ReadKind read_kind(Type type) {
   switch (type) {
-    case Type::kInt64: return ReadKind::kInt;
-    case Type::kDouble: return ReadKind::kDouble;
-    case Type::kBool: return ReadKind::kBool;
+    case Type::kInt64:
+      return ReadKind::kInt;
+    case Type::kDouble:
+      return ReadKind::kDouble;
+    case Type::kBool:
+      return ReadKind::kBool;
     case Type::kString:
-    case Type::kJson: return ReadKind::kText;
-    case Type::kBytes: return ReadKind::kBytes;
-    case Type::kTimestamp: return ReadKind::kTimestamp;
-    case Type::kDate: return ReadKind::kDate;
-    case Type::kDecimal: return ReadKind::kDecimal;
+    case Type::kJson:
+      return ReadKind::kText;
+    case Type::kBytes:
+      return ReadKind::kBytes;
+    case Type::kTimestamp:
+      return ReadKind::kTimestamp;
+    case Type::kDate:
+      return ReadKind::kDate;
+    case Type::kDecimal:
+      return ReadKind::kDecimal;
   }
   return ReadKind::kText;
 }
@@ -186,9 +194,12 @@ class SqliteBatchReader final : public BatchReader {
 
   static Value column_as_value(sqlite3_stmt* st, int col) {
     switch (sqlite3_column_type(st, col)) {
-      case SQLITE_INTEGER: return Value::of_int(sqlite3_column_int64(st, col));
-      case SQLITE_FLOAT: return Value::of_double(sqlite3_column_double(st, col));
-      case SQLITE_NULL: return Value::null();
+      case SQLITE_INTEGER:
+        return Value::of_int(sqlite3_column_int64(st, col));
+      case SQLITE_FLOAT:
+        return Value::of_double(sqlite3_column_double(st, col));
+      case SQLITE_NULL:
+        return Value::null();
       default: {
         const char* p = reinterpret_cast<const char*>(sqlite3_column_text(st, col));
         return Value::of_text(std::string(p, static_cast<size_t>(sqlite3_column_bytes(st, col))));
@@ -264,8 +275,9 @@ class SqliteBatchReader final : public BatchReader {
           bool is_time = c == info_->time_index;
           if (type == SQLITE_INTEGER) {
             int64_t v = sqlite3_column_int64(st, c);
-            int64_t unit = is_time ? info_->time_encoding.unit_micros
-                                   : sqlite::epoch_unit_for_magnitude(std::fabs(static_cast<double>(v)));
+            int64_t unit =
+                is_time ? info_->time_encoding.unit_micros
+                        : sqlite::epoch_unit_for_magnitude(std::fabs(static_cast<double>(v)));
             if (std::fabs(static_cast<double>(v) * static_cast<double>(unit)) > 9.2e18) {
               return bad_value(st, c, "timestamp");
             }
@@ -353,9 +365,9 @@ class SqliteSource final : public Source {
               ") FROM " + info->qualified);
     STRATA_TRY(add_predicate(count, *info, predicate));
     STRATA_ASSIGN_OR_RETURN(Statement count_stmt,
-                            Statement::prepare(*conn, count.text(), where_, "planning"));
+                            Statement::prepare(*conn, count.text(), where_, "planning shards of"));
     STRATA_TRY(bind_all(count_stmt, count.params(), 1));
-    STRATA_ASSIGN_OR_RETURN(bool has_row, count_stmt.step(where_, "planning"));
+    STRATA_ASSIGN_OR_RETURN(bool has_row, count_stmt.step(where_, "planning shards of"));
     if (!has_row) return std::vector<Shard>{};
     Value min_key = count_stmt.column_value(0);
     Value max_key = count_stmt.column_value(1);
@@ -371,25 +383,26 @@ class SqliteSource final : public Source {
     STRATA_TRY(add_predicate(walk, *info, predicate));
     walk.sql(" ORDER BY " + info->key + " LIMIT 2 OFFSET " + std::to_string(split.shard_rows - 1));
     STRATA_ASSIGN_OR_RETURN(Statement walk_stmt,
-                            Statement::prepare(*conn, walk.text(), where_, "planning"));
+                            Statement::prepare(*conn, walk.text(), where_, "planning shards of"));
 
     Value lo = min_key;
     int64_t remaining = total;
     for (;;) {
       STRATA_TRY(walk_stmt.bind(1, lo, info->key_is_blob));
       STRATA_TRY(bind_all(walk_stmt, walk.params(), 2));
-      STRATA_ASSIGN_OR_RETURN(bool has_hi, walk_stmt.step(where_, "planning"));
+      STRATA_ASSIGN_OR_RETURN(bool has_hi, walk_stmt.step(where_, "planning shards of"));
       Shard shard;
       shard.index = static_cast<int>(shards.size());
       if (!has_hi) {
         walk_stmt.reset();
-        shard.range = KeyRange{lo, max_key};
+        // (A key after `max_key` here was inserted after the count; the shard still holds it.)
+        shard.range = KeyRange{lo, lo.compare(max_key) > 0 ? lo : max_key};
         shard.estimated_rows = std::max<int64_t>(remaining, 1);
         shards.push_back(std::move(shard));
         break;
       }
       Value hi = walk_stmt.column_value(0);
-      STRATA_ASSIGN_OR_RETURN(bool has_next, walk_stmt.step(where_, "planning"));
+      STRATA_ASSIGN_OR_RETURN(bool has_next, walk_stmt.step(where_, "planning shards of"));
       Value next = has_next ? walk_stmt.column_value(0) : Value::null();
       walk_stmt.reset();
       shard.range = KeyRange{lo, hi};
@@ -474,8 +487,8 @@ class SqliteSource final : public Source {
       }
       busy_timeout_ms = static_cast<int>(*ms);
     }
-    pool_ = std::make_shared<ConnectionPool>(resolve_path(spec_.base_dir, parsed.path),
-                                             ErrorContext{where_.db, ""}, busy_timeout_ms);
+    pool_ = std::make_shared<ConnectionPool>(resolve_path(spec_.base_dir, parsed.path), where_,
+                                             busy_timeout_ms);
     return pool_;
   }
 
@@ -527,21 +540,21 @@ class SqliteSource final : public Source {
     // The table exists (and is a table, not a view).
     {
       std::string master = quote_identifier(schema_arg) + ".sqlite_schema";
-      STRATA_ASSIGN_OR_RETURN(
-          Statement st,
-          Statement::prepare(*conn, "SELECT type, name FROM " + master +
-                                        " WHERE name = ? COLLATE NOCASE AND type IN "
-                                        "('table', 'view')",
-                             where_, op));
+      STRATA_ASSIGN_OR_RETURN(Statement st,
+                              Statement::prepare(*conn,
+                                                 "SELECT type, name FROM " + master +
+                                                     " WHERE name = ? COLLATE NOCASE AND type IN "
+                                                     "('table', 'view')",
+                                                 where_, op));
       STRATA_TRY(st.bind(1, Value::of_text(info->table_name)));
       STRATA_ASSIGN_OR_RETURN(bool found, st.step(where_, op));
       if (!found) {
-        STRATA_ASSIGN_OR_RETURN(
-            Statement list,
-            Statement::prepare(*conn, "SELECT name FROM " + master +
-                                          " WHERE type = 'table' AND name NOT LIKE "
-                                          "'sqlite\\_%' ESCAPE '\\' ORDER BY name",
-                               where_, op));
+        STRATA_ASSIGN_OR_RETURN(Statement list,
+                                Statement::prepare(*conn,
+                                                   "SELECT name FROM " + master +
+                                                       " WHERE type = 'table' AND name NOT LIKE "
+                                                       "'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+                                                   where_, op));
         std::vector<std::string> names;
         for (;;) {
           STRATA_ASSIGN_OR_RETURN(bool row, list.step(where_, op));
@@ -597,14 +610,14 @@ class SqliteSource final : public Source {
     // The key column: exists, unique, and of a type that binds back as stored.
     info->key_index = find_column(spec_.key_column);
     if (info->key_index < 0) {
-      return error("key column '" + spec_.key_column + "' does not exist in table '" +
-                   spec_.table + "' (columns: " + join_names(column_names) + ")");
+      return error("key column '" + spec_.key_column + "' does not exist in table '" + spec_.table +
+                   "' (columns: " + join_names(column_names) + ")");
     }
     const Column& key_col = columns[static_cast<size_t>(info->key_index)];
     bool unique = pk_columns == 1 && pk_index == info->key_index;
     if (!unique) {
-      STRATA_ASSIGN_OR_RETURN(unique, has_unique_index(*conn, info->table_name, schema_arg,
-                                                       key_col.name));
+      STRATA_ASSIGN_OR_RETURN(unique,
+                              has_unique_index(*conn, info->table_name, schema_arg, key_col.name));
     }
     if (!unique) {
       return error("key column '" + spec_.key_column + "' of table '" + spec_.table +
@@ -732,10 +745,14 @@ class SqliteSource final : public Source {
                    "': the selection needs a time column, but none is configured");
     }
     if (p.time_from) {
-      b.cond().sql(info.time + " >= ").param(sqlite::encode_cutoff(info.time_encoding, *p.time_from));
+      b.cond()
+          .sql(info.time + " >= ")
+          .param(sqlite::encode_cutoff(info.time_encoding, *p.time_from));
     }
     if (p.time_before) {
-      b.cond().sql(info.time + " < ").param(sqlite::encode_cutoff(info.time_encoding, *p.time_before));
+      b.cond()
+          .sql(info.time + " < ")
+          .param(sqlite::encode_cutoff(info.time_encoding, *p.time_before));
     }
     if (p.key_from && !p.key_from->is_null()) {
       b.cond().sql(info.key + " >= ").param(*p.key_from, info.key_is_blob);

@@ -106,15 +106,17 @@ class SqliteSourceTest : public testing::Test {
   }
 
   // Checks shards are in key order, disjoint, and each selects at most `shard_rows` rows.
-  void check_shards(const std::vector<Shard>& shards, int64_t shard_rows, bool text_keys,
-                    const std::string& table, const std::string& key, const std::string& cond) {
+  void check_shards(const std::vector<Shard>& shards, int64_t shard_rows, const std::string& table,
+                    const std::string& key, const std::string& cond) {
     for (size_t i = 0; i < shards.size(); ++i) {
       EXPECT_EQ(shards[i].index, static_cast<int>(i));
       ASSERT_FALSE(shards[i].range.lo.is_null());
       ASSERT_FALSE(shards[i].range.hi.is_null());
       EXPECT_LE(shards[i].range.lo.compare(shards[i].range.hi), 0);
-      if (i > 0) EXPECT_LT(shards[i - 1].range.hi.compare(shards[i].range.lo), 0);
-      auto lit = [&](const Value& v) { return text_keys ? v.to_string() : v.to_string(); };
+      if (i > 0) {
+        EXPECT_LT(shards[i - 1].range.hi.compare(shards[i].range.lo), 0);
+      }
+      auto lit = [](const Value& v) { return v.to_string(); };  // SQL literal form
       int64_t n = db_->count("SELECT count(*) FROM " + table + " WHERE " + key + " BETWEEN " +
                              lit(shards[i].range.lo) + " AND " + lit(shards[i].range.hi) +
                              (cond.empty() ? "" : " AND " + cond));
@@ -138,12 +140,12 @@ TEST_F(SqliteSourceTest, DescribeMapsEveryDeclaredType) {
   auto schema = src->describe();
   ASSERT_TRUE(schema.is_ok()) << schema.status().to_string();
   std::vector<std::pair<std::string, Type>> want = {
-      {"id", Type::kInt64},     {"i", Type::kInt64},      {"r", Type::kDouble},
-      {"d", Type::kDouble},     {"b", Type::kBool},       {"s", Type::kString},
-      {"c", Type::kString},     {"x", Type::kString},     {"bl", Type::kBytes},
-      {"untyped", Type::kBytes}, {"ts", Type::kTimestamp}, {"dt", Type::kTimestamp},
-      {"day", Type::kDate},     {"money", Type::kDecimal}, {"n", Type::kDecimal},
-      {"j", Type::kJson},       {"other", Type::kString}};
+      {"id", Type::kInt64},      {"i", Type::kInt64},       {"r", Type::kDouble},
+      {"d", Type::kDouble},      {"b", Type::kBool},        {"s", Type::kString},
+      {"c", Type::kString},      {"x", Type::kString},      {"bl", Type::kBytes},
+      {"untyped", Type::kBytes}, {"ts", Type::kTimestamp},  {"dt", Type::kTimestamp},
+      {"day", Type::kDate},      {"money", Type::kDecimal}, {"n", Type::kDecimal},
+      {"j", Type::kJson},        {"other", Type::kString}};
   ASSERT_EQ(schema->size(), want.size());
   for (size_t i = 0; i < want.size(); ++i) {
     EXPECT_EQ((*schema)[i].name, want[i].first);
@@ -201,8 +203,8 @@ TEST_F(SqliteSourceTest, BadValueNamesTableColumnKeyAndText) {
       "INSERT INTO t VALUES (1, 5), (2, 'five');");
   auto src = open("t", "id");
   auto schema = std::make_shared<const Schema>(*src->describe());
-  auto reader = src->read(Predicate{}, Shard{0, KeyRange{Value::of_int(1), Value::of_int(2)}, 2},
-                          10);
+  auto reader =
+      src->read(Predicate{}, Shard{0, KeyRange{Value::of_int(1), Value::of_int(2)}, 2}, 10);
   ASSERT_TRUE(reader.is_ok());
   Batch batch(schema);
   auto more = (*reader)->next(batch);
@@ -250,7 +252,8 @@ TEST_F(SqliteSourceTest, ExpandsEnvironmentAtConnect) {
 }
 
 TEST_F(SqliteSourceTest, MissingTableListsTables) {
-  db_->exec("CREATE TABLE alpha (id INTEGER PRIMARY KEY); CREATE TABLE beta (id INTEGER PRIMARY KEY)");
+  db_->exec(
+      "CREATE TABLE alpha (id INTEGER PRIMARY KEY); CREATE TABLE beta (id INTEGER PRIMARY KEY)");
   auto schema = open("gamma", "id")->describe();
   ASSERT_FALSE(schema.is_ok());
   EXPECT_TRUE(schema.status().is_permanent());
@@ -321,8 +324,9 @@ TEST_F(SqliteSourceTest, QuotesOddIdentifiers) {
 }
 
 TEST_F(SqliteSourceTest, SchemaQualifiedTable) {
-  db_->exec("CREATE TABLE \"x.y\" (id INTEGER PRIMARY KEY); CREATE TABLE t (id INTEGER PRIMARY KEY);"
-            "INSERT INTO t VALUES (1), (2);");
+  db_->exec(
+      "CREATE TABLE \"x.y\" (id INTEGER PRIMARY KEY); CREATE TABLE t (id INTEGER PRIMARY KEY);"
+      "INSERT INTO t VALUES (1), (2);");
   auto src = open("main.t", "id");
   auto shards = src->plan(Predicate{}, SplitOptions{10});
   ASSERT_TRUE(shards.is_ok()) << shards.status().to_string();
@@ -355,7 +359,7 @@ TEST_F(SqliteSourceTest, PlanOnEmptyOneAndManyRows) {
     shards = src->plan(Predicate{}, SplitOptions{shard_rows});
     ASSERT_TRUE(shards.is_ok());
     EXPECT_EQ(static_cast<int64_t>(shards->size()), (994 + shard_rows - 1) / shard_rows);
-    check_shards(*shards, shard_rows, false, "t", "id", "");
+    check_shards(*shards, shard_rows, "t", "id", "");
     auto keys = read_keys(*src, Predicate{}, *shards, 33, "id");
     EXPECT_EQ(keys, db_->column("SELECT id FROM t ORDER BY id")) << shard_rows;
   }
@@ -373,7 +377,7 @@ TEST_F(SqliteSourceTest, PlanSparseIntegerKeysWithPredicate) {
   std::string cond = "v <> 1 AND id >= 1000 AND id < 100000000";
   auto shards = src->plan(p, SplitOptions{50});
   ASSERT_TRUE(shards.is_ok()) << shards.status().to_string();
-  check_shards(*shards, 50, false, "t", "id", cond);
+  check_shards(*shards, 50, "t", "id", cond);
   int64_t selected = db_->count("SELECT count(*) FROM t WHERE " + cond);
   EXPECT_EQ(static_cast<int64_t>(shards->size()), (selected + 49) / 50);
   EXPECT_EQ(read_keys(*src, p, *shards, 7, "id"),
@@ -389,7 +393,7 @@ TEST_F(SqliteSourceTest, PlanTextKeys) {
   auto shards = src->plan(Predicate{}, SplitOptions{64});
   ASSERT_TRUE(shards.is_ok()) << shards.status().to_string();
   EXPECT_EQ(shards->size(), 8u);
-  check_shards(*shards, 64, true, "t", "k", "");
+  check_shards(*shards, 64, "t", "k", "");
   EXPECT_TRUE((*shards)[0].range.lo.is_text());
   EXPECT_EQ(read_keys(*src, Predicate{}, *shards, 10, "k"),
             db_->column("SELECT k FROM t ORDER BY k"));
@@ -407,7 +411,7 @@ TEST_F(SqliteSourceTest, ReadAcrossBatchesMatchesDirectQuery) {
   auto shards = src->plan(p, SplitOptions{20});
   ASSERT_TRUE(shards.is_ok()) << shards.status().to_string();
   std::string cond = "at < '2026-01-05 00:00:00' AND v IN (0, 2, 4)";
-  check_shards(*shards, 20, false, "t", "id", cond);
+  check_shards(*shards, 20, "t", "id", cond);
   for (size_t batch_rows : {1, 3, 20, 1000}) {
     EXPECT_EQ(read_keys(*src, p, *shards, batch_rows, "id"),
               db_->column("SELECT id FROM t WHERE " + cond + " ORDER BY id"))
@@ -441,7 +445,8 @@ TEST_F(SqliteSourceTest, TimeColumnAsIsoText) {
 
   auto sch = std::make_shared<const Schema>(*schema);
   Batch batch(sch);
-  auto reader = src->read(Predicate{}, Shard{0, KeyRange{Value::of_int(1), Value::of_int(5)}, 5}, 9);
+  auto reader =
+      src->read(Predicate{}, Shard{0, KeyRange{Value::of_int(1), Value::of_int(5)}, 5}, 9);
   ASSERT_TRUE(reader.is_ok());
   ASSERT_TRUE(*(*reader)->next(batch));
   EXPECT_EQ(batch.column(1).int_at(1), *parse_timestamp("2026-01-01T11:59:59.999Z"));
@@ -520,9 +525,8 @@ TEST_F(SqliteSourceTest, DeleteTextKeys) {
   ColumnVector keys(Type::kString);
   keys.append_text("a");
   keys.append_text("c");
-  auto deleted = src->delete_keys(Predicate{}, Shard{0, KeyRange{Value::of_text("a"),
-                                                                  Value::of_text("b")}, 2},
-                                  keys);
+  auto deleted = src->delete_keys(
+      Predicate{}, Shard{0, KeyRange{Value::of_text("a"), Value::of_text("b")}, 2}, keys);
   ASSERT_TRUE(deleted.is_ok()) << deleted.status().to_string();
   EXPECT_EQ(*deleted, 1u);
   EXPECT_EQ(db_->column("SELECT k FROM t ORDER BY k"), (std::vector<std::string>{"b", "c"}));
@@ -536,8 +540,8 @@ TEST_F(SqliteSourceTest, BusyDatabaseIsRetryable) {
   locker.exec("BEGIN EXCLUSIVE");
   ColumnVector keys(Type::kInt64);
   keys.append_int(1);
-  auto deleted =
-      src->delete_keys(Predicate{}, Shard{0, KeyRange{Value::of_int(1), Value::of_int(1)}, 1}, keys);
+  auto deleted = src->delete_keys(Predicate{},
+                                  Shard{0, KeyRange{Value::of_int(1), Value::of_int(1)}, 1}, keys);
   ASSERT_FALSE(deleted.is_ok());
   EXPECT_TRUE(deleted.status().is_retryable()) << deleted.status().to_string();
   EXPECT_NE(deleted.status().message().find(path_), std::string::npos);
@@ -546,15 +550,16 @@ TEST_F(SqliteSourceTest, BusyDatabaseIsRetryable) {
   ASSERT_FALSE(shards.is_ok());
   EXPECT_TRUE(shards.status().is_retryable()) << shards.status().to_string();
   locker.exec("ROLLBACK");
-  deleted =
-      src->delete_keys(Predicate{}, Shard{0, KeyRange{Value::of_int(1), Value::of_int(1)}, 1}, keys);
+  deleted = src->delete_keys(Predicate{}, Shard{0, KeyRange{Value::of_int(1), Value::of_int(1)}, 1},
+                             keys);
   ASSERT_TRUE(deleted.is_ok()) << deleted.status().to_string();
   EXPECT_EQ(*deleted, 1u);
 }
 
 TEST_F(SqliteSourceTest, StatementsShowLiterals) {
-  db_->exec("CREATE TABLE t (id INTEGER PRIMARY KEY, at TEXT, v TEXT);"
-            "INSERT INTO t VALUES (1, '2020-01-01 00:00:00', 'a')");
+  db_->exec(
+      "CREATE TABLE t (id INTEGER PRIMARY KEY, at TEXT, v TEXT);"
+      "INSERT INTO t VALUES (1, '2020-01-01 00:00:00', 'a')");
   auto src = open("t", "id", "at");
   Predicate p;
   p.time_before = *parse_timestamp("2025-01-01");

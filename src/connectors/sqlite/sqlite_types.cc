@@ -50,9 +50,7 @@ bool parse_type_params(std::string_view params, int& precision, int& scale) {
   return precision > 0 && scale <= precision;
 }
 
-int64_t floor_div(int64_t a, int64_t b) {
-  return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
-}
+int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
 int64_t ceil_to(int64_t v, int64_t step) { return -floor_div(-v, step) * step; }
 
@@ -78,8 +76,7 @@ Column column_for_declared_type(std::string name, std::string declared_type, boo
     col.type = Type::kTimestamp;
   } else if (base == "DATE") {
     col.type = Type::kDate;
-  } else if ((base == "DECIMAL" || base == "NUMERIC") &&
-             parse_type_params(up, precision, scale)) {
+  } else if ((base == "DECIMAL" || base == "NUMERIC") && parse_type_params(up, precision, scale)) {
     col.type = Type::kDecimal;
     col.precision = precision;
     col.scale = scale;
@@ -104,7 +101,7 @@ std::string TimeEncoding::describe() const {
   switch (kind) {
     case Kind::kEpochInt:
     case Kind::kEpochReal: {
-      std::string unit = unit_micros == 1 ? "microseconds"
+      std::string unit = unit_micros == 1      ? "microseconds"
                          : unit_micros == 1000 ? "milliseconds"
                                                : "seconds";
       return std::string(kind == Kind::kEpochInt ? "integer" : "real") + " epoch " + unit;
@@ -115,7 +112,8 @@ std::string TimeEncoding::describe() const {
         layout += separator;
         layout += "HH:MM";
         if (has_seconds) layout += ":SS";
-        if (fraction_digits > 0) layout += "." + std::string(static_cast<size_t>(fraction_digits), 'f');
+        if (fraction_digits > 0)
+          layout += "." + std::string(static_cast<size_t>(fraction_digits), 'f');
       }
       return "ISO text '" + layout + suffix + "'";
     }
@@ -285,7 +283,9 @@ Status normalize_decimal(std::string_view text, int scale, std::string& out) {
       return bad(("has more than " + std::to_string(scale) + " digits after the point").c_str());
     }
   }
-  auto digit_at = [&](int64_t i) { return i >= 0 && i < static_cast<int64_t>(n) ? digits[i] : '0'; };
+  auto digit_at = [&](int64_t i) {
+    return i >= 0 && i < static_cast<int64_t>(n) ? digits[i] : '0';
+  };
   bool zero = true;
   for (int64_t i = 0; i < std::min<int64_t>(keep, static_cast<int64_t>(n)); ++i) {
     if (digits[i] != '0') zero = false;

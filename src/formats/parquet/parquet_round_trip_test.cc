@@ -1,0 +1,321 @@
+// Writes batches of every Strata type and reads them back with Strata's own reader: values, schema
+// and row checksums must be identical. Also the writer's and reader's error paths.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "formats/parquet/parquet_test_util.h"
+
+namespace strata::parquet {
+namespace {
+
+using testing::all_types_schema;
+using testing::checksum_of;
+using testing::fill_all_types;
+using testing::kAllTypesRows;
+using testing::parquet_spec;
+using testing::read_parquet;
+using testing::write_parquet;
+
+void expect_same_values(const Batch& want, const std::vector<std::vector<Value>>& got,
+                        const std::vector<size_t>& columns = {}) {
+  ASSERT_EQ(got.size(), want.num_rows());
+  for (size_t r = 0; r < want.num_rows(); ++r) {
+    const size_t n = columns.empty() ? want.num_columns() : columns.size();
+    ASSERT_EQ(got[r].size(), n);
+    for (size_t k = 0; k < n; ++k) {
+      const size_t c = columns.empty() ? k : columns[k];
+      const Value w = want.column(c).value_at(r);
+      const Value& g = got[r][k];
+      if (w.is_double() && g.is_double()) {
+        const double a = w.as_double(), b = g.as_double();
+        EXPECT_TRUE(std::memcmp(&a, &b, 8) == 0) << "row " << r << " col " << c;
+      } else {
+        EXPECT_EQ(w.to_string(), g.to_string()) << "row " << r << " col " << c;
+      }
+    }
+  }
+}
+
+TEST(ParquetRoundTrip, EveryTypeIsBitIdentical) {
+  auto schema = all_types_schema();
+  Batch b(schema);
+  fill_all_types(b);
+  for (Compression c :
+       {Compression::kZstd, Compression::kNone, Compression::kSnappy, Compression::kGzip}) {
+    auto bytes = write_parquet(schema, {&b}, parquet_spec(c));
+    ASSERT_TRUE(bytes.is_ok()) << bytes.status().to_string();
+    auto r = read_parquet(*bytes);
+    ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+    EXPECT_EQ(*r->schema, *schema);  // including source_type and decimal(0) as decimal
+    EXPECT_EQ(r->checksum, checksum_of({&b}));
+    expect_same_values(b, r->rows);
+  }
+}
+
+TEST(ParquetRoundTrip, ProjectionAndSchemaCheck) {
+  auto schema = all_types_schema();
+  Batch b(schema);
+  fill_all_types(b);
+  auto bytes = write_parquet(schema, {&b});
+  ASSERT_TRUE(bytes.is_ok());
+
+  ReadOptions options;
+  options.schema = schema;
+  options.columns = {"dec38", "id", "text"};
+  auto r = read_parquet(*bytes, options);
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  ASSERT_EQ(r->schema->size(), 3u);
+  EXPECT_EQ((*r->schema)[0].name, "dec38");
+  expect_same_values(b, r->rows, {10, 0, 4});
+
+  options.columns = {"missing"};
+  r = read_parquet(*bytes, options);
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_NE(r.status().message().find("no column 'missing'"), std::string::npos);
+  EXPECT_NE(r.status().message().find("test.parquet"), std::string::npos);
+
+  std::vector<Column> cols = schema->columns();
+  cols[2].type = Type::kInt64;  // f64 expected as int64
+  options.schema = std::make_shared<const Schema>(cols);
+  options.columns.clear();
+  r = read_parquet(*bytes, options);
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_TRUE(r.status().is_permanent());
+  EXPECT_NE(r.status().message().find("'f64' double NULL in the file, expected 'f64' int64"),
+            std::string::npos)
+      << r.status().message();
+
+  cols = schema->columns();
+  cols[9].scale = 3;
+  options.schema = std::make_shared<const Schema>(cols);
+  EXPECT_FALSE(read_parquet(*bytes, options).is_ok());
+}
+
+TEST(ParquetRoundTrip, ManyPagesRowGroupsAndBatchSizes) {
+  auto schema =
+      std::make_shared<const Schema>(std::vector<Column>{{"id", Type::kInt64, false},
+                                                         {"tag", Type::kString},
+                                                         {"v", Type::kDouble},
+                                                         {"ok", Type::kBool, false},
+                                                         {"day", Type::kDate},
+                                                         {"amount", Type::kDecimal, true, 12, 2}});
+  std::vector<Batch> batches;
+  std::vector<const Batch*> ptrs;
+  for (int k = 0; k < 7; ++k) batches.emplace_back(schema);
+  for (int k = 0; k < 7; ++k) {
+    Batch& b = batches[static_cast<size_t>(k)];
+    for (int i = 0; i < 3001; ++i) {
+      const int64_t id = k * 3001 + i;
+      b.column(0).append_int(id);
+      if (id % 11 == 0)
+        b.column(1).append_null();
+      else
+        b.column(1).append_text("t" + std::to_string(id % 37));
+      b.column(2).append_double(static_cast<double>(id) / 3.0);
+      b.column(3).append_bool(id % 2 == 0);
+      if (id % 13 == 0)
+        b.column(4).append_null();
+      else
+        b.column(4).append_int(18000 + id % 400);
+      std::string amount;
+      append_decimal(amount, static_cast<int128>(id) * 37 - 100000, 2);
+      b.column(5).append_text(amount);
+    }
+    ptrs.push_back(&b);
+  }
+  FormatSpec spec = parquet_spec();
+  spec.page_bytes = 2048;
+  spec.row_group_bytes = 32 << 10;
+  auto bytes = write_parquet(schema, ptrs, spec);
+  ASSERT_TRUE(bytes.is_ok()) << bytes.status().to_string();
+
+  StringSource source(*bytes);
+  auto info = inspect_parquet_file(&source);
+  ASSERT_TRUE(info.is_ok()) << info.status().to_string();
+  EXPECT_EQ(info->num_rows, 7u * 3001);
+  EXPECT_GT(info->num_row_groups, 2u);
+  EXPECT_EQ(info->metadata.at("strata.version"), "0.1.0");
+  EXPECT_EQ(*info->schema, *schema);
+
+  for (size_t batch_rows : {1, 7, 1000, 100000}) {
+    auto r = read_parquet(*bytes, {}, /*keep_rows=*/false, batch_rows);
+    ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+    EXPECT_EQ(r->checksum, checksum_of(ptrs)) << batch_rows;
+  }
+}
+
+TEST(ParquetRoundTrip, DictionaryFallbackKeepsValues) {
+  auto schema = std::make_shared<const Schema>(std::vector<Column>{
+      {"s", Type::kString}, {"n", Type::kInt64}, {"d", Type::kDecimal, true, 30, 5}});
+  Batch b(schema);
+  for (int i = 0; i < 20000; ++i) {
+    // Low cardinality first, then every value new: the dictionary outgrows its limit mid-chunk.
+    const int v = i < 5000 ? i % 10 : i;
+    b.column(0).append_text("value-" + std::to_string(v));
+    b.column(1).append_int(v * 1000003LL);
+    std::string d;
+    append_decimal(d, static_cast<int128>(v) * 100001, 5);
+    b.column(2).append_text(d);
+  }
+  ParquetWriterTuning tuning;
+  tuning.dictionary_limit_bytes = 16 << 10;
+  FormatSpec spec = parquet_spec();
+  spec.page_bytes = 4096;
+  auto bytes = write_parquet(schema, {&b}, spec, {}, tuning);
+  ASSERT_TRUE(bytes.is_ok()) << bytes.status().to_string();
+  auto r = read_parquet(*bytes);
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_EQ(r->checksum, checksum_of({&b}));
+  expect_same_values(b, r->rows);
+
+  tuning.dictionary_limit_bytes = 0;  // dictionary off
+  bytes = write_parquet(schema, {&b}, spec, {}, tuning);
+  ASSERT_TRUE(bytes.is_ok());
+  r = read_parquet(*bytes, {}, false);
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_EQ(r->checksum, checksum_of({&b}));
+}
+
+TEST(ParquetRoundTrip, ZeroRowsAndAllNulls) {
+  auto schema = all_types_schema();
+  auto bytes = write_parquet(schema, {});
+  ASSERT_TRUE(bytes.is_ok());
+  auto r = read_parquet(*bytes);
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_EQ(r->rows.size(), 0u);
+  EXPECT_EQ(*r->schema, *schema);
+
+  auto nulls = std::make_shared<const Schema>(std::vector<Column>{
+      {"a", Type::kInt64}, {"b", Type::kBool}, {"c", Type::kDecimal, true, 20, 2}});
+  Batch b(nulls);
+  for (int i = 0; i < 3000; ++i) {
+    for (size_t c = 0; c < 3; ++c) b.column(c).append_null();
+  }
+  bytes = write_parquet(nulls, {&b});
+  ASSERT_TRUE(bytes.is_ok());
+  r = read_parquet(*bytes);
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_EQ(r->checksum, checksum_of({&b}));
+  EXPECT_EQ(r->rows.size(), 3000u);
+}
+
+TEST(ParquetRoundTrip, LongStringsAndLargeValues) {
+  auto schema = std::make_shared<const Schema>(std::vector<Column>{{"s", Type::kString}});
+  Batch b(schema);
+  b.column(0).append_text(std::string(3 << 20, 'a'));  // bigger than a page
+  b.column(0).append_text("");
+  b.column(0).append_text(std::string(300, '\xFF'));  // max statistic cannot be shortened
+  b.column(0).append_null();
+  auto bytes = write_parquet(schema, {&b});
+  ASSERT_TRUE(bytes.is_ok()) << bytes.status().to_string();
+  auto r = read_parquet(*bytes);
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_EQ(r->checksum, checksum_of({&b}));
+}
+
+TEST(ParquetRoundTrip, DecimalTextIsParsedExactly) {
+  int128 v = 0;
+  EXPECT_EQ(parse_decimal("12.3", 5, 2, v), "");
+  EXPECT_EQ(static_cast<int64_t>(v), 1230);
+  EXPECT_EQ(parse_decimal("-0.5", 5, 2, v), "");
+  EXPECT_EQ(static_cast<int64_t>(v), -50);
+  EXPECT_EQ(parse_decimal("1.2300", 5, 2, v), "");  // trailing zeros past the scale
+  EXPECT_EQ(static_cast<int64_t>(v), 123);
+  EXPECT_NE(parse_decimal("1.234", 5, 2, v), "");
+  EXPECT_NE(parse_decimal("1234.5", 5, 2, v), "");
+  EXPECT_NE(parse_decimal("1e5", 9, 0, v), "");
+  EXPECT_NE(parse_decimal("", 9, 0, v), "");
+  EXPECT_NE(parse_decimal("1.2.3", 9, 2, v), "");
+  EXPECT_EQ(parse_decimal("99999999999999999999999999999999999999", 38, 0, v), "");
+  std::string out;
+  append_decimal(out, v, 0);
+  EXPECT_EQ(out, "99999999999999999999999999999999999999");
+  out.clear();
+  append_decimal(out, -5, 3);
+  EXPECT_EQ(out, "-0.005");
+  out.clear();
+  append_decimal(out, 0, 2);
+  EXPECT_EQ(out, "0.00");
+
+  auto schema =
+      std::make_shared<const Schema>(std::vector<Column>{{"price", Type::kDecimal, true, 6, 2}});
+  Batch b(schema);
+  b.column(0).append_text("1.5");
+  b.column(0).append_text("12345.6");  // 5 integer digits for precision 6 scale 2
+  StringSink sink;
+  auto w = open_parquet_writer(parquet_spec(), schema, &sink, {});
+  ASSERT_TRUE(w.is_ok());
+  Status s = (*w)->write(b);
+  ASSERT_FALSE(s.is_ok());
+  EXPECT_NE(s.message().find("column 'price' row 1"), std::string::npos) << s.message();
+  EXPECT_FALSE((*w)->finish().is_ok());  // the writer is spent
+}
+
+TEST(ParquetRoundTrip, WriterRejectsBadInput) {
+  StringSink sink;
+  auto dup = std::make_shared<const Schema>(
+      std::vector<Column>{{"a", Type::kInt64}, {"a", Type::kString}});
+  EXPECT_FALSE(open_parquet_writer(parquet_spec(), dup, &sink, {}).is_ok());
+  auto bad_decimal =
+      std::make_shared<const Schema>(std::vector<Column>{{"a", Type::kDecimal, true, 5, 7}});
+  EXPECT_FALSE(open_parquet_writer(parquet_spec(), bad_decimal, &sink, {}).is_ok());
+  auto one = std::make_shared<const Schema>(std::vector<Column>{{"a", Type::kInt64, false}});
+  EXPECT_FALSE(open_parquet_writer(parquet_spec(), one, &sink, {{"strata.schema", "x"}}).is_ok());
+  FormatSpec bad_level = parquet_spec();
+  bad_level.level = 99;
+  EXPECT_FALSE(open_parquet_writer(bad_level, one, &sink, {}).is_ok());
+
+  auto w = open_parquet_writer(parquet_spec(), one, &sink, {});
+  ASSERT_TRUE(w.is_ok());
+  Batch b(one);
+  b.column(0).append_int(1);
+  b.column(0).append_null();
+  Status s = (*w)->write(b);
+  EXPECT_NE(s.message().find("column 'a' row 1: NULL in a column declared NOT NULL"),
+            std::string::npos)
+      << s.message();
+
+  auto dates = std::make_shared<const Schema>(std::vector<Column>{{"d", Type::kDate}});
+  auto w2 = open_parquet_writer(parquet_spec(), dates, &sink, {});
+  ASSERT_TRUE(w2.is_ok());
+  Batch d(dates);
+  d.column(0).append_int(int64_t{1} << 40);
+  EXPECT_FALSE((*w2)->write(d).is_ok());
+}
+
+TEST(ParquetRoundTrip, WriterBuffersAtMostAboutOneRowGroup) {
+  // A sink that records the largest single write: the writer flushes row groups as they fill,
+  // so nothing close to the whole file is ever held at once.
+  class CountingSink final : public ByteSink {
+   public:
+    Status write(const void*, size_t n) override {
+      total += n;
+      largest = std::max(largest, n);
+      return Status::ok();
+    }
+    size_t total = 0, largest = 0;
+  };
+  auto schema = std::make_shared<const Schema>(std::vector<Column>{{"s", Type::kString}});
+  FormatSpec spec = parquet_spec(Compression::kNone);
+  spec.row_group_bytes = 256 << 10;
+  CountingSink sink;
+  auto w = open_parquet_writer(spec, schema, &sink, {});
+  ASSERT_TRUE(w.is_ok());
+  Batch b(schema);
+  for (int k = 0; k < 40; ++k) {
+    b.clear();
+    for (int i = 0; i < 1000; ++i)
+      b.column(0).append_text(std::to_string(k * 1000 + i) + std::string(100, 'p'));
+    ASSERT_TRUE((*w)->write(b).is_ok());
+  }
+  ASSERT_TRUE((*w)->finish().is_ok());
+  EXPECT_GT(sink.total, 4u << 20);
+  EXPECT_LT(sink.largest, 512u << 10);
+  EXPECT_EQ((*w)->rows_written(), 40000u);
+}
+
+}  // namespace
+}  // namespace strata::parquet
