@@ -75,10 +75,10 @@ std::vector<Batch> telemetry_batches(const std::shared_ptr<const Schema>& schema
   return batches;
 }
 
-void BM_Write(benchmark::State& state, const char* format, const char* compression) {
+void BM_Write(benchmark::State& state, const char* format, const char* compression, int level) {
   auto schema = telemetry_schema();
   std::vector<Batch> batches = telemetry_batches(schema);
-  FormatSpec spec = *make_format_spec(format, compression, 3);
+  FormatSpec spec = *make_format_spec(format, compression, level);
   CountingSink sink;
   auto writer = std::move(open_format_writer(spec, schema, &sink).value());
   uint64_t rows = 0;
@@ -122,10 +122,12 @@ void BM_Read(benchmark::State& state, const char* format, const char* compressio
   state.SetItemsProcessed(static_cast<int64_t>(rows));
 }
 
-BENCHMARK_CAPTURE(BM_Write, ndjson_none, "ndjson", "none");
-BENCHMARK_CAPTURE(BM_Write, ndjson_zstd3, "ndjson", "zstd");
-BENCHMARK_CAPTURE(BM_Write, csv_none, "csv", "none");
-BENCHMARK_CAPTURE(BM_Write, csv_zstd3, "csv", "zstd");
+BENCHMARK_CAPTURE(BM_Write, ndjson_none, "ndjson", "none", 0);
+BENCHMARK_CAPTURE(BM_Write, ndjson_zstd1, "ndjson", "zstd", 1);
+BENCHMARK_CAPTURE(BM_Write, ndjson_zstd3, "ndjson", "zstd", 3);
+BENCHMARK_CAPTURE(BM_Write, csv_none, "csv", "none", 0);
+BENCHMARK_CAPTURE(BM_Write, csv_zstd1, "csv", "zstd", 1);
+BENCHMARK_CAPTURE(BM_Write, csv_zstd3, "csv", "zstd", 3);
 BENCHMARK_CAPTURE(BM_Read, ndjson_zstd3, "ndjson", "zstd");
 BENCHMARK_CAPTURE(BM_Read, csv_zstd3, "csv", "zstd");
 
