@@ -129,8 +129,8 @@ std::string demo_policy_yaml(const std::string& db_file, const std::string& arch
          "  rows: 10000\n"
          "targets:\n"
          "  - uri: file://" + archive_dir + "\n"
-         "    format: ndjson\n"
-         "    compression: zstd\n"
+         "    format: parquet      # or ndjson, csv\n"
+         "    compression: zstd    # level 3 by default\n"
          "    layout: \"dt={ts:%Y-%m-%d}\"\n"
          "mode: move            # copy = archive only; move = archive, verify, then delete\n"
          "verify: true\n";

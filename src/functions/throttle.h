@@ -1,5 +1,5 @@
 // Rate limits shared by every worker of a task in this process: a token bucket in rows per
-// second with a one-second burst. acquire() sleeps the calling worker; it never busy-waits.
+// second with a 100 ms burst. acquire() sleeps the calling worker; it never busy-waits.
 #pragma once
 
 #include <chrono>

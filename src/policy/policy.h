@@ -42,7 +42,7 @@ struct BatchConfig {
 };
 
 // The format a target writes when the policy does not say. The one place it is decided.
-inline constexpr const char* kDefaultTargetFormat = "ndjson";
+inline constexpr const char* kDefaultTargetFormat = "parquet";
 
 struct TargetConfig {
   std::string uri;                            // file://archive, s3://bucket/prefix

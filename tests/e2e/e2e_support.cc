@@ -171,14 +171,15 @@ std::vector<std::string> archive_telemetry_rows(const std::string& archive_dir,
            "status:'VARCHAR', payload:'VARCHAR'})";
   } else if (format == "csv") {
     from = "read_csv(" + testing_support::sql_quote(archive_dir + "/**/*.csv*") +
-           ", header=true, hive_partitioning=false, columns={id:'BIGINT', vehicle_id:'BIGINT', "
+           ", header=true, hive_partitioning=false, allow_quoted_nulls=false, "
+           "columns={id:'BIGINT', vehicle_id:'BIGINT', "
            "ts:'VARCHAR', speed:'DOUBLE', lat:'DOUBLE', lon:'DOUBLE', status:'VARCHAR', "
            "payload:'VARCHAR'})";
   } else {
     from = "read_parquet(" + testing_support::sql_quote(archive_dir + "/**/*.parquet") +
            ", hive_partitioning=false)";
   }
-  std::string ts = format == "parquet" ? "strftime(ts, '%Y-%m-%dT%H:%M:%S.%fZ')" : "ts";
+  std::string ts = format == "parquet" ? "epoch_us(ts)::VARCHAR" : "ts";
   auto rows = testing_support::duckdb_query(
       {"SELECT id::VARCHAR AS id, vehicle_id::VARCHAR AS vehicle_id, " + ts +
        " AS ts, speed, lat, lon, status, payload FROM " + from + " ORDER BY 1"});
@@ -186,7 +187,10 @@ std::vector<std::string> archive_telemetry_rows(const std::string& archive_dir,
   std::vector<std::string> out;
   for (const auto& r : *rows) {
     std::string line = canon_json(r["id"], false) + "|" + canon_json(r["vehicle_id"], false) + "|" +
-                       (r["ts"].is_null() ? "\\N" : canon_ts(r["ts"].get<std::string>())) + "|" +
+                       (r["ts"].is_null()         ? "\\N"
+                        : format == "parquet" ? r["ts"].get<std::string>()
+                                              : canon_ts(r["ts"].get<std::string>())) +
+                       "|" +
                        canon_json(r["speed"], true) + "|" + canon_json(r["lat"], true) + "|" +
                        canon_json(r["lon"], true) + "|" + canon_json(r["status"], false) + "|" +
                        canon_json(r["payload"], false);
