@@ -12,6 +12,9 @@ else
 BUILD_DIR ?= build
 endif
 JOBS ?= $(shell nproc)
+# Let ccache reuse objects across checkouts in different folders (CI builds a fresh clone).
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
 DEMO_ARGS ?=
 
 .PHONY: all deps test-deps build demo test format clean

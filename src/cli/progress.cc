@@ -4,6 +4,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/schema.h"
 #include "functions/services.h"
 
 namespace strata {
@@ -108,9 +109,12 @@ void Progress::draw(bool final) {
   const double rate = elapsed > 0 ? static_cast<double>(rows) / elapsed : 0;
   if (!tty_) {
     if (final || shards_.empty()) return;
-    spdlog::info("task {}: {}/{} shards done, {} rows archived{}, {:.0f} rows/s", task_id_, done,
-                 shards_.size(), count(rows), move_ ? ", " + count(purged) + " purged" : "",
-                 rate);
+    // Plain lines for logs and pipes, whatever the log level.
+    std::string line = fmt::format(
+        "{} progress task={} shards_done={}/{} failed={} rows_archived={}{} rows_per_s={:.0f}\n",
+        format_timestamp(system_clock().now_micros()).substr(0, 19), task_id_, done,
+        shards_.size(), failed, rows, move_ ? fmt::format(" rows_purged={}", purged) : "", rate);
+    std::fputs(line.c_str(), stderr);
     return;
   }
   std::string out;

@@ -116,6 +116,10 @@ TEST(BadInput, DiskFullFailsCleanlyAndReRunFinishes) {
   if (mount("tmpfs", (dir + "/archive").c_str(), "tmpfs", 0, "size=600k") != 0) {
     GTEST_SKIP() << "cannot mount a small tmpfs here (needs root): " << strerror(errno);
   }
+  struct Unmount {
+    std::string path;
+    ~Unmount() { umount2(path.c_str(), MNT_DETACH); }
+  } unmount{dir + "/archive"};
   write_file(dir + "/p.yaml", kGood);
   auto r = run_strata({"run", "p.yaml"}, dir);
   EXPECT_NE(r.exit_code, 0);
@@ -124,7 +128,7 @@ TEST(BadInput, DiskFullFailsCleanlyAndReRunFinishes) {
   ASSERT_EQ(mount("tmpfs", (dir + "/archive").c_str(), "tmpfs", MS_REMOUNT, "size=64m"), 0);
   auto again = run_strata({"run", "p.yaml", "--json"}, dir);
   EXPECT_EQ(again.exit_code, 0) << again.err;
-  auto archived = archive_telemetry_rows(dir + "/archive");
+  auto archived = archive_telemetry_rows(dir + "/archive", "parquet");
   auto remaining = source_telemetry_rows(dir + "/telemetry.db");
   EXPECT_EQ(archived.size() + remaining.size(), original.size());
   std::vector<std::string> all = archived;
@@ -132,7 +136,6 @@ TEST(BadInput, DiskFullFailsCleanlyAndReRunFinishes) {
   std::sort(all.begin(), all.end());
   std::sort(original.begin(), original.end());
   EXPECT_TRUE(all == original);
-  umount2((dir + "/archive").c_str(), MNT_DETACH);
 }
 
 TEST(Verify, NamesTamperedAndMissingFiles) {
@@ -141,13 +144,13 @@ TEST(Verify, NamesTamperedAndMissingFiles) {
   ASSERT_EQ(run_strata({"run", "p.yaml"}, dir).exit_code, 0);
   std::vector<std::string> files;
   for (const auto& e : fs::recursive_directory_iterator(dir + "/archive")) {
-    if (e.path().extension() == ".zst") files.push_back(e.path().string());
+    if (e.path().extension() == ".parquet") files.push_back(e.path().string());
   }
   ASSERT_GE(files.size(), 2u);
   std::sort(files.begin(), files.end());
   {
     std::fstream f(files[0], std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(20);
+    f.seekp(8);
     f.put('\x5a');
   }
   fs::remove(files[1]);
