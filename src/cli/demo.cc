@@ -45,7 +45,8 @@ Status exec(sqlite3* db, const char* sql, const std::string& path) {
 
 Status generate_telemetry_db(const std::string& path, int64_t rows, int64_t now_micros) {
   STRATA_TRY(make_dirs(parent_dir(path)));
-  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) STRATA_TRY(remove_file(path + suffix));
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"})
+    STRATA_TRY(remove_file(path + suffix));
   sqlite3* raw = nullptr;
   if (sqlite3_open(path.c_str(), &raw) != SQLITE_OK) {
     std::string msg = raw ? sqlite3_errmsg(raw) : "out of memory";
@@ -87,8 +88,10 @@ Status generate_telemetry_db(const std::string& path, int64_t rows, int64_t now_
     sqlite3_bind_int64(s, 1, i + 1);
     sqlite3_bind_int64(s, 2, static_cast<int64_t>(rng.next() % 1000) + 1);
     sqlite3_bind_text(s, 3, ts.data(), static_cast<int>(ts.size()), SQLITE_STATIC);
-    if (rng.next() % 100 == 0) sqlite3_bind_null(s, 4);
-    else sqlite3_bind_double(s, 4, static_cast<int64_t>(rng.unit() * 1300) / 10.0);
+    if (rng.next() % 100 == 0)
+      sqlite3_bind_null(s, 4);
+    else
+      sqlite3_bind_double(s, 4, static_cast<int64_t>(rng.unit() * 1300) / 10.0);
     sqlite3_bind_double(s, 5, 47.0 + rng.unit() * 8);
     sqlite3_bind_double(s, 6, 5.0 + rng.unit() * 10);
     sqlite3_bind_text(s, 7, kStatus[rng.next() % 5], -1, SQLITE_STATIC);
@@ -108,7 +111,9 @@ Status generate_telemetry_db(const std::string& path, int64_t rows, int64_t now_
     sqlite3_reset(s);
   }
   stmt.reset();
-  return exec(db.get(), "COMMIT; CREATE INDEX telemetry_ts ON telemetry(ts); PRAGMA wal_checkpoint(TRUNCATE);", path);
+  return exec(
+      db.get(),
+      "COMMIT; CREATE INDEX telemetry_ts ON telemetry(ts); PRAGMA wal_checkpoint(TRUNCATE);", path);
 }
 
 std::string demo_policy_yaml(const std::string& db_file, const std::string& archive_dir) {
@@ -116,7 +121,9 @@ std::string demo_policy_yaml(const std::string& db_file, const std::string& arch
          "# SQLite database into compressed, partitioned files. Paths are relative to this file.\n"
          "name: telemetry\n"
          "source:\n"
-         "  uri: sqlite://" + db_file + "\n"
+         "  uri: sqlite://" +
+         db_file +
+         "\n"
          "  table: telemetry\n"
          "  key: id          # unique key: shards are ranges of it, purge deletes by it\n"
          "  time: ts         # the column the age rule looks at\n"
@@ -128,7 +135,9 @@ std::string demo_policy_yaml(const std::string& db_file, const std::string& arch
          "batch:\n"
          "  rows: 10000\n"
          "targets:\n"
-         "  - uri: file://" + archive_dir + "\n"
+         "  - uri: file://" +
+         archive_dir +
+         "\n"
          "    format: parquet      # or ndjson, csv\n"
          "    compression: zstd    # level 3 by default\n"
          "    layout: \"dt={ts:%Y-%m-%d}\"\n"

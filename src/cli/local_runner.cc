@@ -34,9 +34,10 @@ Result<LocalRunResult> run_locally(const Policy& file_policy, const LocalRunOpti
       auto stored = Policy::from_json(task->policy);
       if (stored.is_ok()) {
         if (stored->to_json() != file_policy.to_json()) {
-          spdlog::warn("task {} resumes with the policy it started with; the file has changed "
-                       "since (the changes apply to the next task)",
-                       task_id);
+          spdlog::warn(
+              "task {} resumes with the policy it started with; the file has changed "
+              "since (the changes apply to the next task)",
+              task_id);
         }
         policy = std::move(stored).value();
       }

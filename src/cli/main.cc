@@ -4,8 +4,8 @@
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <csignal>
-#include <filesystem>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 
 #include "cli/demo.h"
@@ -75,8 +75,11 @@ int plan_command(const RunArgs& args) {
     }
     Json targets = Json::array();
     for (const TargetConfig& t : policy->targets) {
-      targets.push_back({{"uri", t.uri}, {"dataset", dataset_of(*policy, t)},
-                         {"format", t.format}, {"compression", t.compression}, {"layout", t.layout}});
+      targets.push_back({{"uri", t.uri},
+                         {"dataset", dataset_of(*policy, t)},
+                         {"format", t.format},
+                         {"compression", t.compression},
+                         {"layout", t.layout}});
     }
     print_json({{"policy", policy->name},
                 {"mode", mode_name(policy->mode)},
@@ -100,16 +103,18 @@ int plan_command(const RunArgs& args) {
   std::fputs(render_table(rows).c_str(), stdout);
   for (const TargetConfig& t : policy->targets) {
     auto spec = format_of(t);
-    std::printf("\ntarget %s: %s/%s%spart-<task>-<shard>-<n>%s\n", t.uri.c_str(),
-                t.uri.c_str(), dataset_of(*policy, t).c_str(),
+    std::printf("\ntarget %s: %s/%s%spart-<task>-<shard>-<n>%s\n", t.uri.c_str(), t.uri.c_str(),
+                dataset_of(*policy, t).c_str(),
                 t.layout.empty() ? "/" : ("/" + t.layout + "/").c_str(),
                 spec.is_ok() ? file_extension(*spec).c_str() : "");
   }
   size_t shown = 0;
   for (const Shard& s : plan->shards) {
     if (!args.all && shown == 1 && plan->shards.size() > 2) {
-      std::printf("\n... %zu more shards: the same statements with their own key bounds "
-                  "(--all shows every one)\n", plan->shards.size() - 2);
+      std::printf(
+          "\n... %zu more shards: the same statements with their own key bounds "
+          "(--all shows every one)\n",
+          plan->shards.size() - 2);
       break;
     }
     ShardStatements st = (*source)->statements(plan->predicate, s, batch_rows);
@@ -219,9 +224,9 @@ int verify_command(const std::string& uri, bool json) {
                 (*target)->describe().c_str(), report->manifests, report->files,
                 human_count(static_cast<int64_t>(report->rows)).c_str(),
                 human_bytes(static_cast<int64_t>(report->bytes)).c_str(),
-                report->problems.empty() ? "; all good"
-                                         : ("; " + std::to_string(report->problems.size()) +
-                                            " problem(s)").c_str());
+                report->problems.empty()
+                    ? "; all good"
+                    : ("; " + std::to_string(report->problems.size()) + " problem(s)").c_str());
   }
   if (report->manifests == 0) {
     std::fprintf(stderr, "warning: %s holds no manifests (nothing archived there yet?)\n",
@@ -244,8 +249,8 @@ int demo_command(int64_t rows, const std::string& dir, bool json, bool no_run) {
   std::filesystem::remove_all(join_path(dir, ".strata"), ec);
   s = write_file_atomic(policy_path, demo_policy_yaml("telemetry.db", "archive"));
   if (!s.is_ok()) return fail(s);
-  std::fprintf(stderr, "generated in %s; wrote the policy %s\n", format_elapsed(monotonic_seconds() - t0).c_str(),
-               policy_path.c_str());
+  std::fprintf(stderr, "generated in %s; wrote the policy %s\n",
+               format_elapsed(monotonic_seconds() - t0).c_str(), policy_path.c_str());
   if (no_run) return 0;
   auto policy = load_policy(policy_path);
   if (!policy.is_ok()) return fail(policy.status());
@@ -312,8 +317,9 @@ int main(int argc, char** argv) {
   std::string demo_dir = "demo";
   bool demo_json = false, demo_no_run = false;
   auto* demo = app.add_subcommand("demo", "Generate a telemetry database and archive it");
-  demo->add_option("--rows", demo_rows, "Rows to generate")->capture_default_str()->check(
-      CLI::Range(int64_t{1}, int64_t{2000000000}));
+  demo->add_option("--rows", demo_rows, "Rows to generate")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{2000000000}));
   demo->add_option("--dir", demo_dir, "Folder for the database, policy and archive")
       ->capture_default_str();
   demo->add_flag("--json", demo_json, "Print the final report as JSON");

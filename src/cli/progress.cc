@@ -112,8 +112,8 @@ void Progress::draw(bool final) {
     // Plain lines for logs and pipes, whatever the log level.
     std::string line = fmt::format(
         "{} progress task={} shards_done={}/{} failed={} rows_archived={}{} rows_per_s={:.0f}\n",
-        format_timestamp(system_clock().now_micros()).substr(0, 19), task_id_, done,
-        shards_.size(), failed, rows, move_ ? fmt::format(" rows_purged={}", purged) : "", rate);
+        format_timestamp(system_clock().now_micros()).substr(0, 19), task_id_, done, shards_.size(),
+        failed, rows, move_ ? fmt::format(" rows_purged={}", purged) : "", rate);
     std::fputs(line.c_str(), stderr);
     return;
   }
@@ -123,8 +123,9 @@ void Progress::draw(bool final) {
   if (!final) {
     for (const auto& [i, v] : shards_) {
       if (v.state != "archiving" && v.state != "purging") continue;
-      double f = v.state == "purging" ? (v.rows ? static_cast<double>(v.purged) / v.rows : 1)
-                                      : (v.estimated ? static_cast<double>(v.rows) / v.estimated : 0);
+      double f = v.state == "purging"
+                     ? (v.rows ? static_cast<double>(v.purged) / v.rows : 1)
+                     : (v.estimated ? static_cast<double>(v.rows) / v.estimated : 0);
       char line[256];
       std::snprintf(line, sizeof line, "  shard %-4d %-9s %s %s rows\n", i, v.state.c_str(),
                     bar(f, 30).c_str(), count(v.state == "purging" ? v.purged : v.rows).c_str());
@@ -132,10 +133,10 @@ void Progress::draw(bool final) {
       ++lines_drawn_;
     }
     char line[256];
-    double f = estimated_total_ ? static_cast<double>(rows) / static_cast<double>(estimated_total_)
-                                : 0;
-    std::snprintf(line, sizeof line, "  total %d/%zu %s %s rows  %s rows/s\n", done,
-                  shards_.size(), bar(f, 30).c_str(), count(rows).c_str(),
+    double f =
+        estimated_total_ ? static_cast<double>(rows) / static_cast<double>(estimated_total_) : 0;
+    std::snprintf(line, sizeof line, "  total %d/%zu %s %s rows  %s rows/s\n", done, shards_.size(),
+                  bar(f, 30).c_str(), count(rows).c_str(),
                   count(static_cast<int64_t>(rate)).c_str());
     out += line;
     ++lines_drawn_;

@@ -102,7 +102,8 @@ std::string run_report_table(const LocalRunResult& run) {
                      " failed, " + std::to_string(t.shards_total) + " total"},
       {"rows archived", human_count(t.rows)},
   };
-  if (t.policy.value("mode", "copy") == "move") rows.push_back({"rows purged", human_count(t.rows_purged)});
+  if (t.policy.value("mode", "copy") == "move")
+    rows.push_back({"rows purged", human_count(t.rows_purged)});
   rows.push_back({"bytes in", human_bytes(t.bytes_in)});
   rows.push_back({"bytes out", human_bytes(t.bytes_out)});
   rows.push_back({"compression", fixed(ratio(t.bytes_in, t.bytes_out), 2) + "x"});
@@ -117,25 +118,28 @@ std::string run_report_table(const LocalRunResult& run) {
     std::snprintf(buf, sizeof buf, "  %-14s ", r[0].c_str());
     out += buf + r[1] + "\n";
   }
-  if (run.interrupted) out += "\nInterrupted. Run the same command again, or strata run --resume " + t.id + ", to finish it.\n";
+  if (run.interrupted)
+    out += "\nInterrupted. Run the same command again, or strata run --resume " + t.id +
+           ", to finish it.\n";
   return out;
 }
 
 Json task_json(const TaskRecord& t) {
-  return Json{{"task_id", t.id},
-              {"policy", t.policy_name},
-              {"state", t.state},
-              {"mode", t.policy.value("mode", "copy")},
-              {"created_at", t.created_at ? format_timestamp(t.created_at) : ""},
-              {"finished_at", t.finished_at ? format_timestamp(t.finished_at) : ""},
-              {"predicate", t.predicate},
-              {"shards", {{"total", t.shards_total}, {"done", t.shards_done}, {"failed", t.shards_failed}}},
-              {"rows", t.rows},
-              {"rows_purged", t.rows_purged},
-              {"bytes_in", t.bytes_in},
-              {"bytes_out", t.bytes_out},
-              {"compression_ratio", ratio(t.bytes_in, t.bytes_out)},
-              {"error", t.error}};
+  return Json{
+      {"task_id", t.id},
+      {"policy", t.policy_name},
+      {"state", t.state},
+      {"mode", t.policy.value("mode", "copy")},
+      {"created_at", t.created_at ? format_timestamp(t.created_at) : ""},
+      {"finished_at", t.finished_at ? format_timestamp(t.finished_at) : ""},
+      {"predicate", t.predicate},
+      {"shards", {{"total", t.shards_total}, {"done", t.shards_done}, {"failed", t.shards_failed}}},
+      {"rows", t.rows},
+      {"rows_purged", t.rows_purged},
+      {"bytes_in", t.bytes_in},
+      {"bytes_out", t.bytes_out},
+      {"compression_ratio", ratio(t.bytes_in, t.bytes_out)},
+      {"error", t.error}};
 }
 
 std::string tasks_table(const std::vector<TaskRecord>& tasks) {
@@ -184,7 +188,8 @@ std::string task_detail(const TaskRecord& t, const std::vector<ShardRecord>& sha
     for (const BatchRecord& b : list) {
       double secs = static_cast<double>(b.finished_at - b.started_at) / 1e6;
       brows.push_back({std::to_string(b.shard), std::to_string(b.seq), human_count(b.rows),
-                       human_bytes(b.bytes_in), when(b.started_at), span(b.started_at, b.finished_at),
+                       human_bytes(b.bytes_in), when(b.started_at),
+                       span(b.started_at, b.finished_at),
                        secs > 0 ? human_count(static_cast<int64_t>(b.rows / secs)) : "-"});
     }
   }

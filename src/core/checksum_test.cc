@@ -13,7 +13,10 @@ std::shared_ptr<const Schema> test_schema() {
 void add_row(Batch& b, int64_t id, double v, const char* s) {
   b.column(0).append_int(id);
   b.column(1).append_double(v);
-  if (s) b.column(2).append_text(s); else b.column(2).append_null();
+  if (s)
+    b.column(2).append_text(s);
+  else
+    b.column(2).append_null();
 }
 
 TEST(RowChecksum, IndependentOfOrderAndBatching) {

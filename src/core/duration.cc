@@ -25,14 +25,22 @@ Result<Micros> parse_duration(std::string_view text) {
     while (p < text.size() && (text[p] < '0' || text[p] > '9')) ++p;
     std::string_view unit = text.substr(ustart, p - ustart);
     int64_t mult;
-    if (unit == "w") mult = 7LL * 86400 * 1000000;
-    else if (unit == "d") mult = 86400LL * 1000000;
-    else if (unit == "h") mult = 3600LL * 1000000;
-    else if (unit == "m") mult = 60LL * 1000000;
-    else if (unit == "s") mult = 1000000;
-    else if (unit == "ms") mult = 1000;
-    else if (unit == "us") mult = 1;
-    else return bad();
+    if (unit == "w")
+      mult = 7LL * 86400 * 1000000;
+    else if (unit == "d")
+      mult = 86400LL * 1000000;
+    else if (unit == "h")
+      mult = 3600LL * 1000000;
+    else if (unit == "m")
+      mult = 60LL * 1000000;
+    else if (unit == "s")
+      mult = 1000000;
+    else if (unit == "ms")
+      mult = 1000;
+    else if (unit == "us")
+      mult = 1;
+    else
+      return bad();
     total += n * mult;
   }
   return Micros(total);
@@ -50,9 +58,12 @@ std::string format_duration(Micros d) {
     const char* name;
     int64_t micros;
   };
-  static constexpr Unit kUnits[] = {{"d", 86400LL * 1000000}, {"h", 3600LL * 1000000},
-                                    {"m", 60LL * 1000000},    {"s", 1000000},
-                                    {"ms", 1000},             {"us", 1}};
+  static constexpr Unit kUnits[] = {{"d", 86400LL * 1000000},
+                                    {"h", 3600LL * 1000000},
+                                    {"m", 60LL * 1000000},
+                                    {"s", 1000000},
+                                    {"ms", 1000},
+                                    {"us", 1}};
   for (const Unit& u : kUnits) {
     if (us >= u.micros) {
       out += std::to_string(us / u.micros) + u.name;

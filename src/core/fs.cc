@@ -15,7 +15,8 @@ Status status_from_errno(int err, const std::string& what) {
   switch (err) {
     case ENOSPC:
     case EDQUOT:
-      return Status::permanent(msg + " (the disk is full: free space or point the target elsewhere)");
+      return Status::permanent(msg +
+                               " (the disk is full: free space or point the target elsewhere)");
     case EACCES:
     case EPERM:
     case EROFS:

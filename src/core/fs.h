@@ -24,8 +24,8 @@ class FileWriter {
   ~FileWriter();
 
   Status write(const void* data, size_t n);
-  Status sync();    // fdatasync
-  Status close();   // reports close() errors
+  Status sync();   // fdatasync
+  Status close();  // reports close() errors
   const std::string& path() const { return path_; }
   uint64_t bytes_written() const { return written_; }
 
@@ -36,7 +36,7 @@ class FileWriter {
   uint64_t written_ = 0;
 };
 
-Status make_dirs(const std::string& path);           // mkdir -p
+Status make_dirs(const std::string& path);  // mkdir -p
 Status fsync_dir(const std::string& dir);
 Status rename_durable(const std::string& from, const std::string& to);  // rename + fsync parent
 // Writes to "<path>.tmp-<pid>", fsyncs, renames over `path`, fsyncs the directory.

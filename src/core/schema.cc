@@ -9,23 +9,32 @@ namespace strata {
 
 const char* type_name(Type type) {
   switch (type) {
-    case Type::kInt64: return "int64";
-    case Type::kDouble: return "double";
-    case Type::kBool: return "bool";
-    case Type::kString: return "string";
-    case Type::kBytes: return "bytes";
-    case Type::kTimestamp: return "timestamp";
-    case Type::kDate: return "date";
-    case Type::kDecimal: return "decimal";
-    case Type::kJson: return "json";
+    case Type::kInt64:
+      return "int64";
+    case Type::kDouble:
+      return "double";
+    case Type::kBool:
+      return "bool";
+    case Type::kString:
+      return "string";
+    case Type::kBytes:
+      return "bytes";
+    case Type::kTimestamp:
+      return "timestamp";
+    case Type::kDate:
+      return "date";
+    case Type::kDecimal:
+      return "decimal";
+    case Type::kJson:
+      return "json";
   }
   return "unknown";
 }
 
 Result<Type> parse_type_name(std::string_view name) {
-  static constexpr Type kAll[] = {Type::kInt64,     Type::kDouble, Type::kBool,
-                                  Type::kString,    Type::kBytes,  Type::kTimestamp,
-                                  Type::kDate,      Type::kDecimal, Type::kJson};
+  static constexpr Type kAll[] = {Type::kInt64,  Type::kDouble,  Type::kBool,
+                                  Type::kString, Type::kBytes,   Type::kTimestamp,
+                                  Type::kDate,   Type::kDecimal, Type::kJson};
   for (Type t : kAll) {
     if (name == type_name(t)) return t;
   }
@@ -94,9 +103,12 @@ ColumnVector::ColumnVector(Type type) : type_(type), storage_(storage_of(type)) 
 Value ColumnVector::value_at(size_t i) const {
   if (is_null(i)) return Value::null();
   switch (storage_) {
-    case Storage::kInt: return Value::of_int(ints_[i]);
-    case Storage::kDouble: return Value::of_double(doubles_[i]);
-    case Storage::kText: return Value::of_text(std::string(text_at(i)));
+    case Storage::kInt:
+      return Value::of_int(ints_[i]);
+    case Storage::kDouble:
+      return Value::of_double(doubles_[i]);
+    case Storage::kText:
+      return Value::of_text(std::string(text_at(i)));
   }
   return Value::null();
 }
@@ -105,18 +117,27 @@ void ColumnVector::append_null() {
   valid_.push_back(0);
   ++null_count_;
   switch (storage_) {
-    case Storage::kInt: ints_.push_back(0); break;
-    case Storage::kDouble: doubles_.push_back(0); break;
-    case Storage::kText: offsets_.push_back(offsets_.back()); break;
+    case Storage::kInt:
+      ints_.push_back(0);
+      break;
+    case Storage::kDouble:
+      doubles_.push_back(0);
+      break;
+    case Storage::kText:
+      offsets_.push_back(offsets_.back());
+      break;
   }
 }
 
 void ColumnVector::append_value(const Value& v) {
   if (v.is_null()) return append_null();
   switch (storage_) {
-    case Storage::kInt: return append_int(v.is_int() ? v.as_int() : static_cast<int64_t>(v.as_double()));
-    case Storage::kDouble: return append_double(v.is_double() ? v.as_double() : static_cast<double>(v.as_int()));
-    case Storage::kText: return append_text(v.as_text());
+    case Storage::kInt:
+      return append_int(v.is_int() ? v.as_int() : static_cast<int64_t>(v.as_double()));
+    case Storage::kDouble:
+      return append_double(v.is_double() ? v.as_double() : static_cast<double>(v.as_int()));
+    case Storage::kText:
+      return append_text(v.as_text());
   }
 }
 
@@ -132,9 +153,15 @@ void ColumnVector::clear() {
 void ColumnVector::reserve(size_t rows) {
   valid_.reserve(rows);
   switch (storage_) {
-    case Storage::kInt: ints_.reserve(rows); break;
-    case Storage::kDouble: doubles_.reserve(rows); break;
-    case Storage::kText: offsets_.reserve(rows + 1); break;
+    case Storage::kInt:
+      ints_.reserve(rows);
+      break;
+    case Storage::kDouble:
+      doubles_.reserve(rows);
+      break;
+    case Storage::kText:
+      offsets_.reserve(rows + 1);
+      break;
   }
 }
 

@@ -41,8 +41,8 @@ struct Column {
   std::string name;
   Type type = Type::kString;
   bool nullable = true;
-  int precision = 0;  // kDecimal only; 0 = unknown
-  int scale = 0;      // kDecimal only
+  int precision = 0;        // kDecimal only; 0 = unknown
+  int scale = 0;            // kDecimal only
   std::string source_type;  // the store's own type name, for messages and cold tables
 
   bool operator==(const Column&) const = default;
@@ -133,9 +133,12 @@ class ColumnVector {
   void append_from(const ColumnVector& src, size_t i) {
     if (src.is_null(i)) return append_null();
     switch (storage_) {
-      case Storage::kInt: return append_int(src.ints_[i]);
-      case Storage::kDouble: return append_double(src.doubles_[i]);
-      case Storage::kText: return append_text(src.text_at(i));
+      case Storage::kInt:
+        return append_int(src.ints_[i]);
+      case Storage::kDouble:
+        return append_double(src.doubles_[i]);
+      case Storage::kText:
+        return append_text(src.text_at(i));
     }
   }
 

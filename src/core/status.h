@@ -55,7 +55,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {  // NOLINT
     assert(!std::get<Status>(v_).is_ok() && "Result built from an ok Status");
   }
@@ -83,9 +83,9 @@ class [[nodiscard]] Result {
 #define STRATA_CONCAT(a, b) STRATA_CONCAT_INNER(a, b)
 
 // Returns the Status from the enclosing function if `expr` (a Status) is not ok.
-#define STRATA_TRY(expr)                          \
-  do {                                            \
-    ::strata::Status strata_try_status_ = (expr); \
+#define STRATA_TRY(expr)                                        \
+  do {                                                          \
+    ::strata::Status strata_try_status_ = (expr);               \
     if (!strata_try_status_.is_ok()) return strata_try_status_; \
   } while (0)
 

@@ -50,8 +50,8 @@ Result<Uri> parse_uri(std::string_view text) {
   if (u.is_local_path()) {
     u.path = percent_decode(rest);
     if (u.path.empty()) {
-      return Status::permanent("URI '" + std::string(text) + "' has no path (expected " +
-                               u.scheme + "://PATH)");
+      return Status::permanent("URI '" + std::string(text) + "' has no path (expected " + u.scheme +
+                               "://PATH)");
     }
   } else {
     size_t slash = rest.find('/');
@@ -67,11 +67,14 @@ Result<Uri> parse_uri(std::string_view text) {
     std::string_view host = authority;
     if (!authority.empty() && authority[0] == '[') {  // [::1]:5432
       size_t close = authority.find(']');
-      if (close == std::string_view::npos) return Status::permanent("URI has an unclosed '[' in its host");
+      if (close == std::string_view::npos)
+        return Status::permanent("URI has an unclosed '[' in its host");
       host = authority.substr(1, close - 1);
       authority = authority.substr(close + 1);
-      if (!authority.empty() && authority[0] == ':') authority = authority.substr(1);
-      else authority = {};
+      if (!authority.empty() && authority[0] == ':')
+        authority = authority.substr(1);
+      else
+        authority = {};
       if (!authority.empty()) {
         auto p = std::stoi(std::string(authority));
         u.port = p;
@@ -116,8 +119,8 @@ std::string Uri::redacted() const {
   }
   char sep = '?';
   for (const auto& [k, v] : query) {
-    bool secret = k.find("password") != std::string::npos || k.find("secret") != std::string::npos ||
-                  k.find("token") != std::string::npos;
+    bool secret = k.find("password") != std::string::npos ||
+                  k.find("secret") != std::string::npos || k.find("token") != std::string::npos;
     out += sep + k + "=" + (secret ? "***" : v);
     sep = '&';
   }

@@ -12,12 +12,12 @@
 namespace strata {
 
 struct Uri {
-  std::string scheme;    // lowercase, e.g. "sqlite"
+  std::string scheme;  // lowercase, e.g. "sqlite"
   std::string user;
   std::string password;  // never print; see redacted()
   std::string host;
-  int port = 0;          // 0 = default
-  std::string path;      // percent-decoded
+  int port = 0;      // 0 = default
+  std::string path;  // percent-decoded
   std::map<std::string, std::string> query;
 
   // The URI as given but with any password replaced by "***".

@@ -44,7 +44,8 @@ Status archive(Services& svc, Context& ctx, const Event& ev) {
   auto status = [&](const char* type, Json data) {
     data["task_id"] = w.task_id;
     data["shard"] = w.shard.index;
-    return ctx.send(kTopicStatus, make_event(type, "strata/archive", subject, std::move(data), &ev));
+    return ctx.send(kTopicStatus,
+                    make_event(type, "strata/archive", subject, std::move(data), &ev));
   };
   const int64_t started_at = svc.clock->now_micros();
   STRATA_TRY(status(kShardStarted, Json{{"attempt", ctx.attempt()}, {"started_at", started_at}}));
@@ -75,9 +76,10 @@ Status archive(Services& svc, Context& ctx, const Event& ev) {
       opt.time_column = w.policy.source.time;
       opt.verify = w.policy.verify;
       opt.max_open_parts = svc.max_open_partitions;
-      opt.file_metadata = {{"strata.task", w.task_id},
-                           {"strata.source", manifest_base(w, ts.dataset, *schema, *svc.clock).source},
-                           {"strata.table", w.policy.source.table}};
+      opt.file_metadata = {
+          {"strata.task", w.task_id},
+          {"strata.source", manifest_base(w, ts.dataset, *schema, *svc.clock).source},
+          {"strata.table", w.policy.source.table}};
       ts.writer = std::make_unique<ShardWriter>(*ts.target, std::move(opt), schema);
       STRATA_TRY(ts.writer->start());
     }
@@ -126,15 +128,14 @@ Status archive(Services& svc, Context& ctx, const Event& ev) {
       for (TargetState& ts : targets) {
         if (ts.writer) bytes_out += static_cast<int64_t>(ts.writer->bytes_written());
       }
-      STRATA_TRY(status(kBatchArchived,
-                        Json{{"seq", seq},
-                             {"rows", static_cast<int64_t>(batch.num_rows())},
-                             {"bytes_in", static_cast<int64_t>(batch.data_bytes())},
-                             {"shard_rows", rows},
-                             {"shard_bytes_in", bytes_in},
-                             {"shard_bytes_out", bytes_out},
-                             {"started_at", batch_started},
-                             {"finished_at", svc.clock->now_micros()}}));
+      STRATA_TRY(status(kBatchArchived, Json{{"seq", seq},
+                                             {"rows", static_cast<int64_t>(batch.num_rows())},
+                                             {"bytes_in", static_cast<int64_t>(batch.data_bytes())},
+                                             {"shard_rows", rows},
+                                             {"shard_bytes_in", bytes_in},
+                                             {"shard_bytes_out", bytes_out},
+                                             {"started_at", batch_started},
+                                             {"finished_at", svc.clock->now_micros()}}));
     }
     for (TargetState& ts : targets) {
       if (!ts.writer) continue;

@@ -38,8 +38,8 @@ Status register_chain(Bus& bus, Services& services, const ChainOptions& options)
     } else if (dl.function == "status") {
       return;  // nothing more to report to
     }
-    (void)bus.publish(kTopicStatus, make_event(type, "strata/runtime", dl.event.subject, data,
-                                               &dl.event));
+    (void)bus.publish(kTopicStatus,
+                      make_event(type, "strata/runtime", dl.event.subject, data, &dl.event));
   });
   return Status::ok();
 }

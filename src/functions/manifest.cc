@@ -54,10 +54,16 @@ Result<Schema> schema_from_json(const json& j) {
 json ShardManifest::to_json() const {
   json files_json = json::array();
   for (const ManifestFile& f : files) {
-    json fj = {{"path", f.path},         {"format", f.format}, {"compression", f.compression},
-               {"partition", f.partition}, {"rows", f.rows},   {"bytes", f.bytes},
-               {"sha256", f.sha256},     {"checksum", f.checksum},
-               {"key_min", value_to_json(f.key_min)}, {"key_max", value_to_json(f.key_max)}};
+    json fj = {{"path", f.path},
+               {"format", f.format},
+               {"compression", f.compression},
+               {"partition", f.partition},
+               {"rows", f.rows},
+               {"bytes", f.bytes},
+               {"sha256", f.sha256},
+               {"checksum", f.checksum},
+               {"key_min", value_to_json(f.key_min)},
+               {"key_max", value_to_json(f.key_max)}};
     fj["time_min"] = f.time_min ? json(*f.time_min) : json(nullptr);
     fj["time_max"] = f.time_max ? json(*f.time_max) : json(nullptr);
     if (f.time_min) fj["time_min_text"] = format_timestamp(*f.time_min);
@@ -113,8 +119,10 @@ Result<ShardManifest> ShardManifest::from_json(const json& j) {
       f.checksum = fj.at("checksum").get<std::string>();
       f.key_min = value_from_json(fj.value("key_min", json()));
       f.key_max = value_from_json(fj.value("key_max", json()));
-      if (fj.contains("time_min") && fj["time_min"].is_number()) f.time_min = fj["time_min"].get<int64_t>();
-      if (fj.contains("time_max") && fj["time_max"].is_number()) f.time_max = fj["time_max"].get<int64_t>();
+      if (fj.contains("time_min") && fj["time_min"].is_number())
+        f.time_min = fj["time_min"].get<int64_t>();
+      if (fj.contains("time_max") && fj["time_max"].is_number())
+        f.time_max = fj["time_max"].get<int64_t>();
       m.files.push_back(std::move(f));
     }
     m.rows = j.at("rows").get<uint64_t>();
@@ -126,9 +134,7 @@ Result<ShardManifest> ShardManifest::from_json(const json& j) {
   }
 }
 
-std::string manifests_prefix(const std::string& dataset) {
-  return dataset + "/_strata/manifests/";
-}
+std::string manifests_prefix(const std::string& dataset) { return dataset + "/_strata/manifests/"; }
 
 std::string manifest_path(const std::string& dataset, const std::string& task_id, int shard) {
   return manifests_prefix(dataset) + task_id + "/" + std::to_string(shard) + ".json";

@@ -37,7 +37,7 @@ struct ShardManifest {
   std::string task_id;
   int shard = 0;
   std::string dataset;
-  std::string source;     // redacted URI
+  std::string source;  // redacted URI
   std::string table;
   std::string key_column;
   std::string time_column;

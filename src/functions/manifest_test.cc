@@ -17,7 +17,8 @@ TEST(Manifest, JsonRoundTrip) {
   m.key_column = "id";
   m.time_column = "ts";
   m.range = {Value::of_int(10), Value::of_int(20)};
-  m.schema = Schema({{"id", Type::kInt64, false}, {"amount", Type::kDecimal, true, 12, 2, "DECIMAL(12,2)"}});
+  m.schema = Schema(
+      {{"id", Type::kInt64, false}, {"amount", Type::kDecimal, true, 12, 2, "DECIMAL(12,2)"}});
   ManifestFile f;
   f.path = "telemetry/dt=2026-01-01/part-x-3-0.ndjson.zst";
   f.format = "ndjson";

@@ -11,7 +11,8 @@ void append_escaped(std::string& out, std::string_view v) {
   for (size_t i = 0; i < v.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(v[i]);
     bool unsafe = c < 0x20 || c == '/' || c == '\\' || c == '%' || c == '=' || c == ':' ||
-                  c == '"' || c == '\'' || c == '*' || c == '?' || c == 0x7f || (i == 0 && c == '.');
+                  c == '"' || c == '\'' || c == '*' || c == '?' || c == 0x7f ||
+                  (i == 0 && c == '.');
     if (unsafe) {
       out.push_back('%');
       out.push_back(kHex[c >> 4]);
@@ -41,8 +42,8 @@ Result<PartitionLayout> PartitionLayout::parse(const std::string& layout, const 
     }
     size_t close = layout.find('}', p);
     if (close == std::string::npos) {
-      return Status::permanent("layout '" + layout + "': '{' at position " +
-                               std::to_string(p + 1) + " is not closed");
+      return Status::permanent("layout '" + layout + "': '{' at position " + std::to_string(p + 1) +
+                               " is not closed");
     }
     std::string inner = layout.substr(p + 1, close - p - 1);
     std::string name = inner, fmt;
@@ -96,8 +97,8 @@ void PartitionLayout::partition_of(const Batch& batch, size_t row, std::string& 
     }
     if (!seg.time_format.empty()) {
       int64_t v = col.int_at(row);
-      int64_t secs = seg.type == Type::kDate ? v * 86400
-                                             : (v >= 0 ? v / 1000000 : -((-v + 999999) / 1000000));
+      int64_t secs =
+          seg.type == Type::kDate ? v * 86400 : (v >= 0 ? v / 1000000 : -((-v + 999999) / 1000000));
       if (secs != seg.cached_second) {
         std::time_t t = static_cast<std::time_t>(secs);
         std::tm tm{};
@@ -113,8 +114,10 @@ void PartitionLayout::partition_of(const Batch& batch, size_t row, std::string& 
     }
     switch (col.storage()) {
       case Storage::kInt:
-        if (seg.type == Type::kBool) out += col.bool_at(row) ? "true" : "false";
-        else append_int(out, col.int_at(row));
+        if (seg.type == Type::kBool)
+          out += col.bool_at(row) ? "true" : "false";
+        else
+          append_int(out, col.int_at(row));
         break;
       case Storage::kDouble: {
         std::string tmp;

@@ -24,8 +24,8 @@ class PartitionLayout {
 
  private:
   struct Segment {
-    std::string literal;   // text before the placeholder
-    int column = -1;       // -1: literal only
+    std::string literal;  // text before the placeholder
+    int column = -1;      // -1: literal only
     Type type = Type::kString;
     std::string time_format;
     int64_t cached_second = INT64_MIN;

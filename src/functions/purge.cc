@@ -28,15 +28,16 @@ Status purge(Services& svc, Context& ctx, const Event& ev) {
   for (const TargetConfig& tc : w.policy.targets) {
     STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Target> target,
                             svc.registry->open_target(tc.uri, w.policy.base_dir));
-    STRATA_ASSIGN_OR_RETURN(std::optional<ShardManifest> m,
-                            load_manifest(*target, dataset_of(w.policy, tc), w.task_id,
-                                          w.shard.index));
+    STRATA_ASSIGN_OR_RETURN(
+        std::optional<ShardManifest> m,
+        load_manifest(*target, dataset_of(w.policy, tc), w.task_id, w.shard.index));
     if (!m) {
       return Status::permanent("purge of shard " + subject + " refused: " + target->describe() +
                                " has no committed manifest for it");
     }
     if (manifest && m->checksum != manifest->checksum) {
-      return Status::permanent("purge of shard " + subject + " refused: targets hold different rows");
+      return Status::permanent("purge of shard " + subject +
+                               " refused: targets hold different rows");
     }
     if (!manifest) {
       manifest = std::move(m);
@@ -46,8 +47,8 @@ Status purge(Services& svc, Context& ctx, const Event& ev) {
   for (const ManifestFile& f : manifest->files) {
     STRATA_ASSIGN_OR_RETURN(std::string sha, sha256_of(*first_target, f.path));
     if (sha != f.sha256) {
-      return Status::permanent("purge of shard " + subject + " refused: " +
-                               first_target->describe() + "/" + f.path +
+      return Status::permanent("purge of shard " + subject +
+                               " refused: " + first_target->describe() + "/" + f.path +
                                " no longer matches its manifest (sha256 " + sha + ")");
     }
   }
@@ -77,13 +78,14 @@ Status purge(Services& svc, Context& ctx, const Event& ev) {
     if (!s.is_ok()) return s.with_context("purge of shard " + subject);
   }
   if (deleted < seen) {
-    spdlog::info("shard {}: {} of {} archived rows deleted; the others were already gone or no "
-                 "longer match the selection, and were kept",
-                 subject, deleted, seen);
+    spdlog::info(
+        "shard {}: {} of {} archived rows deleted; the others were already gone or no "
+        "longer match the selection, and were kept",
+        subject, deleted, seen);
   }
-  return status(kShardPurged, Json{{"rows_purged", deleted},
-                                   {"keys", seen},
-                                   {"finished_at", svc.clock->now_micros()}});
+  return status(
+      kShardPurged,
+      Json{{"rows_purged", deleted}, {"keys", seen}, {"finished_at", svc.clock->now_micros()}});
 }
 
 }  // namespace

@@ -45,8 +45,8 @@ Status ShardWriter::start() {
     STRATA_TRY(target_.remove(pending));
   }
   // Parts a killed attempt never finished are invisible but take space: remove them too.
-  return target_.remove_incomplete(
-      opt_.dataset, "part-" + opt_.task_id + "-" + std::to_string(opt_.shard) + "-");
+  return target_.remove_incomplete(opt_.dataset,
+                                   "part-" + opt_.task_id + "-" + std::to_string(opt_.shard) + "-");
 }
 
 Status ShardWriter::save_pending() {
@@ -73,8 +73,8 @@ Result<ShardWriter::OpenPart*> ShardWriter::part_for(const std::string& partitio
   // Named in the pending record before it can become visible (see close_part).
   pending_files_.push_back(part->path);
   pending_dirty_ = true;
-  STRATA_ASSIGN_OR_RETURN(part->writer,
-                          target_.create_part(part->path, opt_.format, schema_, opt_.file_metadata));
+  STRATA_ASSIGN_OR_RETURN(
+      part->writer, target_.create_part(part->path, opt_.format, schema_, opt_.file_metadata));
   open_.push_front(std::move(part));
   return open_.front().get();
 }

@@ -13,7 +13,8 @@ namespace {
 
 Status send_status(Context& ctx, const Event& parent, const char* type, const std::string& subject,
                    Json data) {
-  return ctx.send(kTopicStatus, make_event(type, "strata/split", subject, std::move(data), &parent));
+  return ctx.send(kTopicStatus,
+                  make_event(type, "strata/split", subject, std::move(data), &parent));
 }
 
 Status split(Services& svc, Context& ctx, const Event& ev) {
@@ -97,9 +98,9 @@ Status split(Services& svc, Context& ctx, const Event& ev) {
   const std::string topic = std::string(kTopicShardsPrefix) + kind;
   for (const Shard& s : todo) {
     ShardWork work{task_id, policy, predicate, s};
-    STRATA_TRY(ctx.send(topic, make_event(kShardRequested, "strata/split",
-                                          task_id + "/" + std::to_string(s.index), work.to_json(),
-                                          &ev)));
+    STRATA_TRY(
+        ctx.send(topic, make_event(kShardRequested, "strata/split",
+                                   task_id + "/" + std::to_string(s.index), work.to_json(), &ev)));
   }
   return Status::ok();
 }

@@ -93,8 +93,9 @@ Result<Value> typed_key(const Schema& schema, const std::string& key, const std:
   if (k >= 0 && storage_of(schema[k].type) == Storage::kInt) {
     auto v = parse_int(text);
     if (!v.is_ok()) {
-      return Status::permanent("selection.key_below '" + text + "' is not an integer, but key column '" +
-                               key + "' is " + type_name(schema[k].type));
+      return Status::permanent("selection.key_below '" + text +
+                               "' is not an integer, but key column '" + key + "' is " +
+                               type_name(schema[k].type));
     }
     return Value::of_int(*v);
   }

@@ -19,7 +19,8 @@ void Throttle::acquire(int64_t rows) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto now = std::chrono::steady_clock::now();
-    tokens_ = std::min(rate_ * kBurstSeconds, tokens_ + std::chrono::duration<double>(now - last_).count() * rate_);
+    tokens_ = std::min(rate_ * kBurstSeconds,
+                       tokens_ + std::chrono::duration<double>(now - last_).count() * rate_);
     last_ = now;
     tokens_ -= static_cast<double>(rows);
     if (tokens_ < 0) wait = std::chrono::duration<double>(-tokens_ / rate_);

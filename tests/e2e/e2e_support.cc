@@ -41,8 +41,10 @@ pid_t spawn_strata(const std::vector<std::string>& args, const std::string& cwd)
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, (cwd + "/.stdout").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&fa, 2, (cwd + "/.stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&fa, 1, (cwd + "/.stdout").c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0644);
+  posix_spawn_file_actions_addopen(&fa, 2, (cwd + "/.stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0644);
   pid_t pid = -1;
   if (posix_spawn(&pid, bin.c_str(), &fa, nullptr, argv.data(), environ) != 0) pid = -1;
   posix_spawn_file_actions_destroy(&fa);
@@ -121,7 +123,8 @@ std::vector<std::vector<std::optional<std::string>>> sqlite_rows(const std::stri
 }
 
 int64_t sqlite_count(const std::string& db, const std::string& table, const std::string& where) {
-  auto rows = sqlite_rows(db, "SELECT count(*) FROM " + table + (where.empty() ? "" : " WHERE " + where));
+  auto rows =
+      sqlite_rows(db, "SELECT count(*) FROM " + table + (where.empty() ? "" : " WHERE " + where));
   return std::stoll(*rows.at(0).at(0));
 }
 
@@ -147,14 +150,18 @@ std::string canon_json(const nlohmann::json& v, bool is_double) {
 
 std::vector<std::string> source_telemetry_rows(const std::string& db) {
   std::vector<std::string> out;
-  for (const auto& r : sqlite_rows(db, "SELECT id, vehicle_id, ts, speed, lat, lon, status, payload "
-                                       "FROM telemetry ORDER BY id")) {
+  for (const auto& r : sqlite_rows(db,
+                                   "SELECT id, vehicle_id, ts, speed, lat, lon, status, payload "
+                                   "FROM telemetry ORDER BY id")) {
     std::string line;
     for (size_t i = 0; i < r.size(); ++i) {
       if (i) line += "|";
-      if (!r[i]) line += "\\N";
-      else if (i == 2) line += canon_ts(*r[i]);
-      else line += *r[i];
+      if (!r[i])
+        line += "\\N";
+      else if (i == 2)
+        line += canon_ts(*r[i]);
+      else
+        line += *r[i];
     }
     out.push_back(line);
   }
@@ -187,11 +194,10 @@ std::vector<std::string> archive_telemetry_rows(const std::string& archive_dir,
   std::vector<std::string> out;
   for (const auto& r : *rows) {
     std::string line = canon_json(r["id"], false) + "|" + canon_json(r["vehicle_id"], false) + "|" +
-                       (r["ts"].is_null()         ? "\\N"
+                       (r["ts"].is_null()     ? "\\N"
                         : format == "parquet" ? r["ts"].get<std::string>()
                                               : canon_ts(r["ts"].get<std::string>())) +
-                       "|" +
-                       canon_json(r["speed"], true) + "|" + canon_json(r["lat"], true) + "|" +
+                       "|" + canon_json(r["speed"], true) + "|" + canon_json(r["lat"], true) + "|" +
                        canon_json(r["lon"], true) + "|" + canon_json(r["status"], false) + "|" +
                        canon_json(r["payload"], false);
     out.push_back(line);

@@ -33,7 +33,8 @@ long last_peak_rss_kib();
 void sqlite_exec(const std::string& db, const std::string& sql);
 std::vector<std::vector<std::optional<std::string>>> sqlite_rows(const std::string& db,
                                                                  const std::string& sql);
-int64_t sqlite_count(const std::string& db, const std::string& table, const std::string& where = "");
+int64_t sqlite_count(const std::string& db, const std::string& table,
+                     const std::string& where = "");
 
 // Canonical text of each row of the demo telemetry table: "id|vehicle|ts_us|speed|lat|lon|..."
 // From the source (SQLite) ...

@@ -31,13 +31,16 @@ std::string policy_text(const std::string& extra_target = "", const std::string&
                         const std::string& more = "", const std::string& format = "ndjson") {
   return "name: telemetry\n"
          "source: {uri: sqlite://telemetry.db, table: telemetry, key: id, time: ts}\n"
-         "selection: {" + selection + "}\n"
-         "split: {shard_rows: " + std::to_string(shard_rows) + ", parallel: 2}\n"
+         "selection: {" +
+         selection +
+         "}\n"
+         "split: {shard_rows: " +
+         std::to_string(shard_rows) +
+         ", parallel: 2}\n"
          "batch: {rows: 1000}\n"
          "targets:\n"
-         "  - {uri: file://archive, format: " + format + ", layout: 'dt={ts:%Y-%m-%d}'}\n" +
-         extra_target +
-         "mode: " + mode + "\n" + more;
+         "  - {uri: file://archive, format: " +
+         format + ", layout: 'dt={ts:%Y-%m-%d}'}\n" + extra_target + "mode: " + mode + "\n" + more;
 }
 
 // The promise of every run: archive + remaining source = original, and no key twice.
@@ -79,8 +82,10 @@ TEST_P(MoveEachFormat, MovesOldRowsVerifiedAndNothingLost) {
   EXPECT_GT(report["bytes_out"].get<int64_t>(), 0);
   EXPECT_GT(report["compression_ratio"].get<double>(), 1.5);
   expect_nothing_lost(dir, original, format);
-  EXPECT_EQ(sqlite_count(dir + "/telemetry.db", "telemetry",
-                         "ts < '" + report["predicate"]["time_before_text"].get<std::string>().substr(0, 10) + "'"),
+  EXPECT_EQ(sqlite_count(
+                dir + "/telemetry.db", "telemetry",
+                "ts < '" +
+                    report["predicate"]["time_before_text"].get<std::string>().substr(0, 10) + "'"),
             0);
   // Hive-style day folders, and nothing half-written left visible.
   int files = 0;
@@ -161,7 +166,8 @@ TEST(Run, PlanAndDryRunTouchNothing) {
     EXPECT_LE(s["estimated_rows"].get<int64_t>(), 2000);
     est += s["estimated_rows"].get<int64_t>();
   }
-  EXPECT_EQ(est, sqlite_count(dir + "/telemetry.db", "telemetry", "ts < datetime('now', '-30 days')"));
+  EXPECT_EQ(est,
+            sqlite_count(dir + "/telemetry.db", "telemetry", "ts < datetime('now', '-30 days')"));
   EXPECT_EQ(sqlite_count(dir + "/telemetry.db", "telemetry"), before);
   EXPECT_FALSE(fs::exists(dir + "/archive"));
   EXPECT_FALSE(fs::exists(dir + "/.strata"));
@@ -222,10 +228,10 @@ TEST(Run, AnyTableAndColumnNamesWork) {
   ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
   EXPECT_EQ(nlohmann::json::parse(r.out)["rows"], 2);
   EXPECT_EQ(sqlite_count(dir + "/odd.db", "\"my \"\"odd\"\" table\""), 1);
-  auto rows = testing_support::duckdb_query(
-      {"SELECT \"key col\" AS k, \"select\" AS s FROM read_csv(" +
-       testing_support::sql_quote(dir + "/out/odd/**/*.csv.zst") +
-       ", header=true, hive_partitioning=false) ORDER BY 1"});
+  auto rows =
+      testing_support::duckdb_query({"SELECT \"key col\" AS k, \"select\" AS s FROM read_csv(" +
+                                     testing_support::sql_quote(dir + "/out/odd/**/*.csv.zst") +
+                                     ", header=true, hive_partitioning=false) ORDER BY 1"});
   ASSERT_TRUE(rows.is_ok()) << rows.status().message();
   ASSERT_EQ(rows->size(), 2u);
   EXPECT_EQ((*rows)[1]["s"], "b'c");
@@ -250,8 +256,10 @@ TEST_P(KillAnywhere, ReRunFinishesWithNothingLostOrDuplicated) {
   auto report = nlohmann::json::parse(r.out);
   EXPECT_EQ(report["state"], "succeeded");
   expect_nothing_lost(dir, original);
-  EXPECT_EQ(sqlite_count(dir + "/telemetry.db", "telemetry", "ts < '" +
-                         report["predicate"]["time_before_text"].get<std::string>().substr(0, 10) + "'"),
+  EXPECT_EQ(sqlite_count(
+                dir + "/telemetry.db", "telemetry",
+                "ts < '" +
+                    report["predicate"]["time_before_text"].get<std::string>().substr(0, 10) + "'"),
             0);
   auto v = run_strata({"verify", "archive"}, dir);
   EXPECT_EQ(v.exit_code, 0) << v.out;

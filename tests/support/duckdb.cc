@@ -22,8 +22,10 @@ namespace {
 std::string shell_quote(const std::string& s) {
   std::string out = "'";
   for (char c : s) {
-    if (c == '\'') out += "'\\''";
-    else out.push_back(c);
+    if (c == '\'')
+      out += "'\\''";
+    else
+      out.push_back(c);
   }
   return out + "'";
 }
@@ -41,7 +43,8 @@ std::pair<int, std::string> run_command(const std::string& command) {
 }
 
 Result<nlohmann::json> duckdb_query(const std::vector<std::string>& statements) {
-  std::string cmd = "node " + shell_quote(std::string(STRATA_SOURCE_DIR) + "/tests/tools/duckdb_query.mjs");
+  std::string cmd =
+      "node " + shell_quote(std::string(STRATA_SOURCE_DIR) + "/tests/tools/duckdb_query.mjs");
   for (const std::string& s : statements) cmd += " " + shell_quote(s);
   std::string err_file = fresh_dir("duckdb_err") + "/stderr";
   cmd += " 2>" + shell_quote(err_file);
@@ -57,7 +60,8 @@ Result<nlohmann::json> duckdb_query(const std::vector<std::string>& statements) 
     return Status::permanent("duckdb failed (exit " + std::to_string(rc) + "): " + err);
   }
   auto j = nlohmann::json::parse(out, nullptr, false);
-  if (j.is_discarded()) return Status::permanent("duckdb printed invalid JSON: " + out.substr(0, 200));
+  if (j.is_discarded())
+    return Status::permanent("duckdb printed invalid JSON: " + out.substr(0, 200));
   return j;
 }
 

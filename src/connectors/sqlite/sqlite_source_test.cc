@@ -519,6 +519,27 @@ TEST_F(SqliteSourceTest, DeleteOnlyKeysStillMatching) {
   EXPECT_EQ(*deleted, 0u);
 }
 
+TEST_F(SqliteSourceTest, DeleteContiguousRunDeletesExactlyTheArchivedKeys) {
+  db_->exec(
+      "CREATE TABLE u (k INTEGER UNIQUE, at TEXT);"
+      "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 20) "
+      "INSERT INTO u SELECT x, '2020-01-01 00:00:00' FROM n;"
+      "INSERT INTO u VALUES (5.5, '2020-01-01 00:00:00');"      // sorts inside 1..10, not archived
+      "UPDATE u SET at = '2026-06-01 00:00:00' WHERE k = 7;");  // no longer matches
+  auto src = open("u", "k", "at");
+  Predicate p;
+  p.time_before = *parse_timestamp("2025-01-01");
+  ColumnVector keys(Type::kInt64);
+  for (int64_t k = 1; k <= 10; ++k) keys.append_int(k);
+  auto deleted =
+      src->delete_keys(p, Shard{0, KeyRange{Value::of_int(1), Value::of_int(20)}, 20}, keys);
+  ASSERT_TRUE(deleted.is_ok()) << deleted.status().to_string();
+  EXPECT_EQ(*deleted, 9u);
+  EXPECT_EQ(db_->count("SELECT count(*) FROM u WHERE k < 11"), 2);
+  EXPECT_EQ(db_->count("SELECT count(*) FROM u WHERE k = 5.5 OR k = 7"), 2);
+  EXPECT_EQ(db_->count("SELECT count(*) FROM u"), 12);
+}
+
 TEST_F(SqliteSourceTest, DeleteTextKeys) {
   db_->exec("CREATE TABLE t (k TEXT PRIMARY KEY); INSERT INTO t VALUES ('a'), ('b'), ('c')");
   auto src = open("t", "k");
