@@ -70,6 +70,7 @@ std::string dataset_of(const Policy& policy, const TargetConfig& target) {
 Result<FormatSpec> format_of(const TargetConfig& target) {
   auto spec = make_format_spec(target.format, target.compression, target.level);
   if (!spec.is_ok()) return spec.status().with_context("target " + target.uri);
+  spec->row_group_bytes = static_cast<uint64_t>(target.row_group_mb) << 20;
   return spec;
 }
 

@@ -160,6 +160,10 @@ const SectionSpec<TargetConfig>& target_spec() {
         .allowed({"none", "zstd", "snappy", "gzip"});
     s->field("level", &TargetConfig::level, "Compression level (codec-specific upper bound).")
         .range(1, 22);
+    s->field("row_group_mb", &TargetConfig::row_group_mb,
+             "Parquet row group size in MiB (bytes before compression); memory per open file "
+             "is bounded by it.")
+        .range(1, 4096);
     s->field("layout", &TargetConfig::layout,
              "Partition folders, e.g. `dt={ts:%Y-%m-%d}`: `{column}` or "
              "`{column:strftime-format}` placeholders; empty = none.")

@@ -49,6 +49,7 @@ struct TargetConfig {
   std::string format = kDefaultTargetFormat;  // ndjson | csv | parquet
   std::string compression = "zstd";
   int level = 3;
+  int64_t row_group_mb = 128;      // parquet row group size
   std::string layout;   // e.g. "dt={ts:%Y-%m-%d}"; empty = no partition folders
   std::string dataset;  // folder under the target; default: the source table name
 };
