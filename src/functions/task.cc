@@ -1,5 +1,7 @@
 #include "functions/task.h"
 
+#include <algorithm>
+#include <cctype>
 #include <random>
 
 #include "functions/manifest.h"
@@ -103,6 +105,24 @@ Result<Value> typed_key(const Schema& schema, const std::string& key, const std:
   return Value::of_text(text);
 }
 
+// "key column 'ID' does not exist (did you mean 'id'?)" or "... (columns: a, b, c)".
+Status missing_column(const std::string& where, const char* role, const std::string& name,
+                      const Schema& schema) {
+  std::string hint, names;
+  for (const Column& c : schema.columns()) {
+    names += (names.empty() ? "" : ", ") + c.name;
+    if (c.name.size() == name.size() &&
+        std::equal(c.name.begin(), c.name.end(), name.begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) ==
+                 std::tolower(static_cast<unsigned char>(b));
+        })) {
+      hint = "did you mean '" + c.name + "'? names are case-sensitive in a policy";
+    }
+  }
+  return Status::permanent(where + ": " + role + " column '" + name + "' does not exist (" +
+                           (hint.empty() ? "columns: " + names : hint) + ")");
+}
+
 }  // namespace
 
 Result<Predicate> resolve_predicate(const Policy& policy, const Schema& schema, int64_t now_micros,
@@ -137,13 +157,11 @@ Result<TaskPlan> plan_task(const Policy& policy, Source& source, const Clock& cl
   STRATA_ASSIGN_OR_RETURN(plan.schema, source.describe());
   const std::string where = "source " + policy.source.table;
   if (plan.schema.index_of(policy.source.key) < 0) {
-    return Status::permanent(where + ": key column '" + policy.source.key + "' does not exist");
+    return missing_column(where, "key", policy.source.key, plan.schema);
   }
   if (!policy.source.time.empty()) {
     int t = plan.schema.index_of(policy.source.time);
-    if (t < 0) {
-      return Status::permanent(where + ": time column '" + policy.source.time + "' does not exist");
-    }
+    if (t < 0) return missing_column(where, "time", policy.source.time, plan.schema);
     Type tt = plan.schema[t].type;
     if (tt != Type::kTimestamp && tt != Type::kDate) {
       return Status::permanent(where + ": time column '" + policy.source.time + "' is " +

@@ -81,6 +81,15 @@ TEST(BadInput, KeyColumnNotUnique) {
   EXPECT_EQ(sqlite_count(dir + "/telemetry.db", "telemetry"), 5000);
 }
 
+TEST(BadInput, KeyColumnInTheWrongCaseSuggestsTheRealName) {
+  std::string dir = demo_dir("keycase");
+  std::string p = kGood;
+  p.replace(p.find("key: id"), 7, "key: ID");
+  write_file(dir + "/p.yaml", p);
+  expect_error(run_strata({"run", "p.yaml"}, dir), {"'ID'", "did you mean 'id'"});
+  EXPECT_EQ(sqlite_count(dir + "/telemetry.db", "telemetry"), 5000);
+}
+
 TEST(BadInput, MissingDatabaseFile) {
   std::string dir = fresh_dir("nodb");
   write_file(dir + "/p.yaml", kGood);
