@@ -217,9 +217,16 @@ int verify_command(const std::string& uri, bool json) {
                 {"rows", report->rows},
                 {"bytes", report->bytes},
                 {"ok", report->problems.empty()},
-                {"problems", report->problems}});
+                {"problems", report->problems},
+                {"unfinished", report->unfinished}});
   } else {
     for (const std::string& p : report->problems) std::printf("BAD  %s\n", p.c_str());
+    for (const std::string& p : report->unfinished) {
+      std::printf(
+          "WAIT %s: part of a shard not committed yet (running, or interrupted: run the "
+          "task again to finish it)\n",
+          p.c_str());
+    }
     std::printf("%s: %d manifests, %d files, %s rows, %s verified%s\n",
                 (*target)->describe().c_str(), report->manifests, report->files,
                 human_count(static_cast<int64_t>(report->rows)).c_str(),

@@ -1,5 +1,8 @@
 #include "functions/verify.h"
 
+#include <nlohmann/json.hpp>
+#include <set>
+
 #include "core/checksum.h"
 
 namespace strata {
@@ -86,6 +89,41 @@ Status read_column(Target& target, const ShardManifest& manifest, const Manifest
   return Status::ok();
 }
 
+namespace {
+
+// Data files outside every manifest: claimed by a pending record (unfinished), or stray.
+Status find_unlisted_files(Target& target, const std::vector<ShardManifest>& manifests,
+                           VerifyReport& report) {
+  std::set<std::string> listed, pending;
+  for (const ShardManifest& m : manifests) {
+    for (const ManifestFile& f : m.files) listed.insert(f.path);
+  }
+  STRATA_ASSIGN_OR_RETURN(std::vector<std::string> paths, target.list(""));
+  for (const std::string& p : paths) {
+    if (p.find("/_strata/pending/") == std::string::npos) continue;
+    STRATA_ASSIGN_OR_RETURN(std::optional<std::string> text, target.get(p));
+    auto j = nlohmann::json::parse(text.value_or(""), nullptr, false);
+    if (!j.is_object() || !j.contains("files") || !j["files"].is_array()) continue;
+    for (const auto& f : j["files"]) {
+      if (f.is_string()) pending.insert(f.get<std::string>());
+    }
+  }
+  for (const std::string& p : paths) {
+    if (p.find("_strata/") != std::string::npos || listed.count(p)) continue;
+    if (!format_spec_from_path(p).is_ok()) continue;  // not a data file of ours
+    if (pending.count(p)) {
+      report.unfinished.push_back(target.describe() + "/" + p);
+    } else {
+      report.problems.push_back(target.describe() + "/" + p +
+                                ": a data file that no manifest lists (not archived by a "
+                                "committed shard; a query over the folder would count it)");
+    }
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
 Result<VerifyReport> verify_target(Target& target,
                                    const std::function<void(const VerifyReport&)>& progress) {
   STRATA_ASSIGN_OR_RETURN(std::vector<ShardManifest> manifests, list_manifests(target));
@@ -111,6 +149,7 @@ Result<VerifyReport> verify_target(Target& target,
                                 " rows but the manifest total says " + std::to_string(m.rows));
     }
   }
+  STRATA_TRY(find_unlisted_files(target, manifests, report));
   return report;
 }
 

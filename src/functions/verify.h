@@ -28,10 +28,14 @@ struct VerifyReport {
   uint64_t rows = 0;
   uint64_t bytes = 0;
   std::vector<std::string> problems;  // one line per bad file, naming it
+  // Data files that no committed manifest lists but a pending record does: parts of a shard that
+  // is being written, or of an interrupted task that a re-run will clean up and finish.
+  std::vector<std::string> unfinished;
 };
 
-// Every manifest of the target and every file they list. `progress` (may be empty) is called
-// after each file.
+// Every manifest of the target and every file they list, and every data file of the target that
+// no manifest lists (a problem, unless a pending record claims it). `progress` (may be empty) is
+// called after each file.
 Result<VerifyReport> verify_target(Target& target,
                                    const std::function<void(const VerifyReport&)>& progress = {});
 
