@@ -20,14 +20,14 @@ struct TargetState {
   std::optional<ShardManifest> manifest;
 };
 
-ShardManifest manifest_base(const ShardWork& w, const std::string& dataset, const Schema& schema,
+ShardManifest manifest_base(const ShardWork& w, const std::string& dataset,
+                            const std::string& redacted_source, const Schema& schema,
                             const Clock& clock) {
   ShardManifest m;
   m.task_id = w.task_id;
   m.shard = w.shard.index;
   m.dataset = dataset;
-  auto uri = parse_uri(w.policy.source.uri);
-  m.source = uri.is_ok() ? uri->redacted() : "";
+  m.source = redacted_source;
   m.table = w.policy.source.table;
   m.key_column = w.policy.source.key;
   m.time_column = w.policy.source.time;
@@ -55,6 +55,8 @@ Status archive(Services& svc, Context& ctx, const Event& ev) {
   STRATA_ASSIGN_OR_RETURN(Schema schema_value, source->describe());
   auto schema = std::make_shared<const Schema>(std::move(schema_value));
 
+  const auto parsed_source = parse_uri(w.policy.source.uri);
+  const std::string redacted_source = parsed_source.is_ok() ? parsed_source->redacted() : "";
   std::vector<TargetState> targets;
   bool all_committed = true;
   for (const TargetConfig& tc : w.policy.targets) {
@@ -76,10 +78,9 @@ Status archive(Services& svc, Context& ctx, const Event& ev) {
       opt.time_column = w.policy.source.time;
       opt.verify = w.policy.verify;
       opt.max_open_parts = svc.max_open_partitions;
-      opt.file_metadata = {
-          {"strata.task", w.task_id},
-          {"strata.source", manifest_base(w, ts.dataset, *schema, *svc.clock).source},
-          {"strata.table", w.policy.source.table}};
+      opt.file_metadata = {{"strata.task", w.task_id},
+                           {"strata.source", redacted_source},
+                           {"strata.table", w.policy.source.table}};
       ts.writer = std::make_unique<ShardWriter>(*ts.target, std::move(opt), schema);
       STRATA_TRY(ts.writer->start());
     }
@@ -139,7 +140,8 @@ Status archive(Services& svc, Context& ctx, const Event& ev) {
     }
     for (TargetState& ts : targets) {
       if (!ts.writer) continue;
-      auto m = ts.writer->commit(manifest_base(w, ts.dataset, *schema, *svc.clock));
+      auto m =
+          ts.writer->commit(manifest_base(w, ts.dataset, redacted_source, *schema, *svc.clock));
       if (!m.is_ok()) {
         abort_all();
         return m.status().with_context("target " + ts.target->describe());

@@ -76,7 +76,8 @@ Status split(Services& svc, Context& ctx, const Event& ev) {
       r.task_id = task_id;
       r.index = s.index;
       r.state = "pending";
-      r.range = Json{{"lo", shard_to_json(s)["lo"]}, {"hi", shard_to_json(s)["hi"]}};
+      const Json sj = shard_to_json(s);
+      r.range = Json{{"lo", sj["lo"]}, {"hi", sj["hi"]}};
       r.estimated_rows = s.estimated_rows;
       STRATA_TRY(svc.state->put_shard(r));
     }

@@ -57,7 +57,7 @@ SourceSpec source_spec_of(const Policy& policy) {
   s.table = policy.source.table;
   s.key_column = policy.source.key;
   s.time_column = policy.source.time;
-  s.where = policy.source.where;
+  // The policy's `where` travels in the task's Predicate (resolve_predicate), not here.
   s.base_dir = policy.base_dir;
   return s;
 }

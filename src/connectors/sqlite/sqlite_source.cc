@@ -763,7 +763,7 @@ class SqliteSource final : public Source {
       b.cond().sql(info.key + " < ").param(*p.key_below, info.key_is_blob);
     }
     if (!spec_.where.empty()) b.cond().sql("(" + spec_.where + ")");
-    if (!p.where.empty() && p.where != spec_.where) b.cond().sql("(" + p.where + ")");
+    if (!p.where.empty()) b.cond().sql("(" + p.where + ")");
     return Status::ok();
   }
 
