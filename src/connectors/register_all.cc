@@ -4,6 +4,10 @@
 #include <cstdlib>
 
 #include "connectors/file/file_target.h"
+#include "connectors/mysql/mysql_source.h"
+#include "connectors/mysql/mysql_table_target.h"
+#include "connectors/postgres/postgres_source.h"
+#include "connectors/postgres/postgres_table_target.h"
 #include "connectors/registry.h"
 #include "connectors/sqlite/sqlite_source.h"
 
@@ -12,6 +16,14 @@ namespace strata {
 Status register_all(Registry& registry) {
   STRATA_TRY(registry.register_source("sqlite", open_sqlite_source));
   STRATA_TRY(registry.register_target("file", open_file_target));
+  STRATA_TRY(registry.register_source("postgres", open_postgres_source));
+  STRATA_TRY(registry.register_source("postgresql", open_postgres_source));
+  STRATA_TRY(registry.register_table_target("postgres", open_postgres_table_target));
+  STRATA_TRY(registry.register_table_target("postgresql", open_postgres_table_target));
+  for (const char* scheme : {"mysql", "mariadb"}) {
+    STRATA_TRY(registry.register_source(scheme, open_mysql_source));
+    STRATA_TRY(registry.register_table_target(scheme, open_mysql_table_target));
+  }
   return Status::ok();
 }
 

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "connectors/table_parts.h"
+
 namespace strata {
 
 namespace {
@@ -51,6 +53,35 @@ Status Registry::register_target(const std::string& scheme, TargetFactory factor
   return Status::ok();
 }
 
+Status Registry::register_table_target(const std::string& scheme, TableTargetFactory factory) {
+  if (scheme.empty() || !factory) {
+    return Status::permanent("register_table_target: a scheme and a factory are required");
+  }
+  if (!table_targets_.emplace(scheme, std::move(factory)).second) {
+    return Status::permanent("table target scheme '" + scheme + "' is registered twice");
+  }
+  return Status::ok();
+}
+
+bool Registry::is_table_target(const std::string& uri) const {
+  return table_targets_.count(scheme_of(uri)) > 0;
+}
+
+Result<std::unique_ptr<TableTarget>> Registry::open_table_target(const std::string& uri) const {
+  auto it = table_targets_.find(scheme_of(uri));
+  if (it == table_targets_.end()) {
+    return Status::permanent(
+        "'" + scheme_of(uri) +
+        "://' is not a database table target (registered: " + scheme_list(table_targets_) + ")");
+  }
+  STRATA_ASSIGN_OR_RETURN(Uri parsed, parse_uri(uri));
+  if (parsed.query.count("table") == 0 || parsed.query.at("table").empty()) {
+    return Status::permanent("table target " + parsed.redacted() +
+                             " names no table: add ?table=NAME (may be schema-qualified)");
+  }
+  return it->second(parsed);
+}
+
 Result<std::string> Registry::source_kind(const std::string& uri) const {
   std::string scheme = scheme_of(uri);
   if (scheme.empty()) {
@@ -73,10 +104,16 @@ Result<std::unique_ptr<Target>> Registry::open_target(const std::string& uri,
                                                       const std::string& base_dir) const {
   std::string scheme = scheme_of(uri);
   if (scheme.empty()) scheme = "file";  // a bare path
+  if (table_targets_.count(scheme)) {
+    STRATA_ASSIGN_OR_RETURN(std::unique_ptr<TableTarget> table, open_table_target(uri));
+    return table_target_as_files(std::move(table));
+  }
   auto it = targets_.find(scheme);
   if (it == targets_.end()) {
-    return Status::permanent("unknown target scheme '" + scheme +
-                             "://' (registered: " + scheme_list(targets_) + ")");
+    std::string known = scheme_list(targets_);
+    if (!table_targets_.empty()) known += ", " + scheme_list(table_targets_) + " (tables)";
+    return Status::permanent("unknown target scheme '" + scheme + "://' (registered: " + known +
+                             ")");
   }
   STRATA_ASSIGN_OR_RETURN(Uri parsed, parse_uri(uri));
   return it->second(parsed, base_dir);

@@ -43,7 +43,7 @@ TEST(Registry, OpensTheBuiltInConnectors) {
   SourceSpec spec;
   spec.uri = "sqlite://x.db";
   spec.table = "t";
-  spec.key_column = "id";
+  spec.key_columns = {"id"};
   EXPECT_TRUE(r.open_source(spec).is_ok());
 
   std::string dir = testing::TempDir() + "/strata_registry_" + std::to_string(getpid());

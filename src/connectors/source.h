@@ -21,11 +21,18 @@ namespace strata {
 // connector when it connects, so they never reach logs, events or the state store).
 struct SourceSpec {
   std::string uri;
-  std::string table;        // may be schema-qualified: "archive.telemetry"
-  std::string key_column;   // unique, indexed; shards are ranges of it
+  std::string table;  // may be schema-qualified: "archive.telemetry"
+  // Unique together (the primary key or a unique index), in index order. Shards are ranges of
+  // the first; reads page through the whole tuple in key order (keyset, never OFFSET).
+  std::vector<std::string> key_columns;
   std::string time_column;  // optional; for older_than selection and partition layouts
   std::string where;        // optional extra SQL predicate, AND-ed in
   std::string base_dir;     // directory relative sqlite/file paths resolve against
+  // Columns left out of reads (and so of the archive); a column whose type Strata cannot represent
+  // must be listed here or describe() fails naming it. Never a key or time column.
+  std::vector<std::string> exclude_columns;
+
+  const std::string& key_column() const { return key_columns.front(); }
 };
 
 // The rows a task selects, resolved to constants at plan time so that every read and every
@@ -33,12 +40,14 @@ struct SourceSpec {
 struct Predicate {
   std::optional<int64_t> time_before;  // time_column <  this (µs UTC)
   std::optional<int64_t> time_from;    // time_column >= this (µs UTC); copy-mode watermark
-  std::optional<Value> key_below;      // key_column  <  this
-  std::optional<Value> key_from;       // key_column  >= this
+  std::optional<Value> key_below;      // first key column <  this
+  std::optional<Value> key_from;       // first key column >= this
   std::string where;                   // extra SQL, AND-ed in
 };
 
-// Inclusive key bounds; a null Value means unbounded on that side.
+// Inclusive bounds on the first key column; a null Value means unbounded on that side. With a
+// composite key a shard holds every row of its leading values, so it can exceed shard_rows when
+// one leading value has more rows than that.
 struct KeyRange {
   Value lo;
   Value hi;
@@ -64,7 +73,7 @@ class BatchReader {
 
 // The statements a shard would run, for `strata plan` / `--dry-run`.
 struct ShardStatements {
-  std::string read;   // with placeholders shown as literals
+  std::string read;  // with placeholders shown as literals
   std::string purge;
 };
 
@@ -76,14 +85,16 @@ class Source {
   virtual Result<Schema> describe() = 0;
   // Bounded shards covering every selected row, in key order, without a full table read where
   // the store allows.
-  virtual Result<std::vector<Shard>> plan(const Predicate& predicate, const SplitOptions& split) = 0;
+  virtual Result<std::vector<Shard>> plan(const Predicate& predicate,
+                                          const SplitOptions& split) = 0;
   // Keyset reads of the rows of `shard` that match `predicate`, `batch_rows` at a time.
   virtual Result<std::unique_ptr<BatchReader>> read(const Predicate& predicate, const Shard& shard,
                                                     size_t batch_rows) = 0;
-  // Deletes the rows whose key is in `keys` and that still match `predicate` and lie in `shard`,
-  // in one transaction. Returns the number deleted (less than keys.size() when rows changed).
+  // Deletes the rows whose key is in `keys` (one column per key column, in key order) and that
+  // still match `predicate` and lie in `shard`, in one transaction. Returns the number deleted
+  // (less than keys.num_rows() when rows changed or were already gone).
   virtual Result<uint64_t> delete_keys(const Predicate& predicate, const Shard& shard,
-                                       const ColumnVector& keys) = 0;
+                                       const Batch& keys) = 0;
   virtual ShardStatements statements(const Predicate& predicate, const Shard& shard,
                                      size_t batch_rows) = 0;
   // How far the slowest replica lags; 0 when there are none.

@@ -1,5 +1,6 @@
 // archive: streams one shard from its source into every target of the policy, commits and
 // verifies the parts and the shard manifest, then asks purge to delete (move mode).
+#include "connectors/table_parts.h"
 #include "core/checksum.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -29,7 +30,7 @@ ShardManifest manifest_base(const ShardWork& w, const std::string& dataset,
   m.dataset = dataset;
   m.source = redacted_source;
   m.table = w.policy.source.table;
-  m.key_column = w.policy.source.key;
+  m.key_columns = w.policy.source.key_columns();
   m.time_column = w.policy.source.time;
   m.predicate = predicate_to_json(w.predicate);
   m.range = w.shard.range;
@@ -74,13 +75,19 @@ Status archive(Services& svc, Context& ctx, const Event& ev) {
       opt.dataset = ts.dataset;
       STRATA_ASSIGN_OR_RETURN(opt.format, format_of(tc));
       opt.layout = tc.layout;
-      opt.key_column = w.policy.source.key;
+      opt.key_column = w.policy.source.first_key();
       opt.time_column = w.policy.source.time;
       opt.verify = w.policy.verify;
       opt.max_open_parts = svc.max_open_partitions;
       opt.file_metadata = {{"strata.task", w.task_id},
-                           {"strata.source", redacted_source},
-                           {"strata.table", w.policy.source.table}};
+                           {kPartMetaSource, redacted_source},
+                           {"strata.table", w.policy.source.table},
+                           {kPartMetaPredicate, predicate_to_json(w.predicate).dump()},
+                           {kPartMetaRange, Json{{"lo", value_to_json(w.shard.range.lo)},
+                                                 {"hi", value_to_json(w.shard.range.hi)}}
+                                                .dump()},
+                           {kPartMetaKeyColumns, Json(w.policy.source.key_columns()).dump()},
+                           {kPartMetaTimeColumn, w.policy.source.time}};
       ts.writer = std::make_unique<ShardWriter>(*ts.target, std::move(opt), schema);
       STRATA_TRY(ts.writer->start());
     }
@@ -101,6 +108,7 @@ Status archive(Services& svc, Context& ctx, const Event& ev) {
     }
     std::unique_ptr<BatchReader> reader = std::move(read).value();
     auto throttle = svc.throttles.get(w.task_id + "/read", w.policy.throttle.rows_per_second);
+    LagGate lag(*source, w.policy.throttle.max_replication_lag, "archive of shard " + subject);
     Batch batch(schema);
     for (int seq = 0;; ++seq) {
       if (ctx.cancelled()) {
@@ -115,6 +123,10 @@ Status archive(Services& svc, Context& ctx, const Event& ev) {
       }
       if (!*more) break;
       throttle->acquire(static_cast<int64_t>(batch.num_rows()));
+      if (Status s = lag.wait([&] { return ctx.cancelled(); }); !s.is_ok()) {
+        abort_all();
+        return s;
+      }
       for (TargetState& ts : targets) {
         if (!ts.writer) continue;
         Status s = ts.writer->write(batch);

@@ -4,53 +4,6 @@ namespace strata {
 
 using nlohmann::json;
 
-json value_to_json(const Value& v) {
-  if (v.is_null()) return nullptr;
-  if (v.is_int()) return v.as_int();
-  if (v.is_double()) return v.as_double();
-  return v.as_text();
-}
-
-Value value_from_json(const json& j) {
-  if (j.is_number_integer()) return Value::of_int(j.get<int64_t>());
-  if (j.is_number()) return Value::of_double(j.get<double>());
-  if (j.is_string()) return Value::of_text(j.get<std::string>());
-  return Value::null();
-}
-
-json schema_to_json(const Schema& schema) {
-  json cols = json::array();
-  for (const Column& c : schema.columns()) {
-    json col = {{"name", c.name}, {"type", type_name(c.type)}, {"nullable", c.nullable}};
-    if (c.type == Type::kDecimal) {
-      col["precision"] = c.precision;
-      col["scale"] = c.scale;
-    }
-    if (!c.source_type.empty()) col["source_type"] = c.source_type;
-    cols.push_back(std::move(col));
-  }
-  return cols;
-}
-
-Result<Schema> schema_from_json(const json& j) {
-  if (!j.is_array()) return Status::permanent("schema must be an array of columns");
-  Schema schema;
-  for (const json& c : j) {
-    if (!c.is_object() || !c.contains("name") || !c.contains("type")) {
-      return Status::permanent("schema column needs 'name' and 'type'");
-    }
-    Column col;
-    col.name = c["name"].get<std::string>();
-    STRATA_ASSIGN_OR_RETURN(col.type, parse_type_name(c["type"].get<std::string>()));
-    col.nullable = c.value("nullable", true);
-    col.precision = c.value("precision", 0);
-    col.scale = c.value("scale", 0);
-    col.source_type = c.value("source_type", "");
-    schema.add(std::move(col));
-  }
-  return schema;
-}
-
 json ShardManifest::to_json() const {
   json files_json = json::array();
   for (const ManifestFile& f : files) {
@@ -76,7 +29,7 @@ json ShardManifest::to_json() const {
               {"dataset", dataset},
               {"source", source},
               {"table", table},
-              {"key_column", key_column},
+              {"key_columns", key_columns},
               {"time_column", time_column},
               {"predicate", predicate},
               {"range", {{"lo", value_to_json(range.lo)}, {"hi", value_to_json(range.hi)}}},
@@ -101,7 +54,7 @@ Result<ShardManifest> ShardManifest::from_json(const json& j) {
     m.dataset = j.at("dataset").get<std::string>();
     m.source = j.value("source", "");
     m.table = j.value("table", "");
-    m.key_column = j.at("key_column").get<std::string>();
+    m.key_columns = j.at("key_columns").get<std::vector<std::string>>();
     m.time_column = j.value("time_column", "");
     m.predicate = j.value("predicate", json::object());
     m.range.lo = value_from_json(j.at("range").at("lo"));

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "connectors/source.h"
+#include "connectors/source_json.h"
 #include "connectors/target.h"
 #include "core/schema.h"
 #include "core/status.h"
@@ -39,7 +40,7 @@ struct ShardManifest {
   std::string dataset;
   std::string source;  // redacted URI
   std::string table;
-  std::string key_column;
+  std::vector<std::string> key_columns;  // the source's unique key, in key order
   std::string time_column;
   nlohmann::json predicate;  // the task's resolved selection
   KeyRange range;
@@ -62,10 +63,5 @@ Result<std::optional<ShardManifest>> load_manifest(Target& target, const std::st
                                                    const std::string& task_id, int shard);
 // Every committed manifest under `target` (all datasets), sorted by path.
 Result<std::vector<ShardManifest>> list_manifests(Target& target);
-
-nlohmann::json schema_to_json(const Schema& schema);
-Result<Schema> schema_from_json(const nlohmann::json& j);
-nlohmann::json value_to_json(const Value& v);
-Value value_from_json(const nlohmann::json& j);
 
 }  // namespace strata

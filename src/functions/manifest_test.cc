@@ -14,7 +14,7 @@ TEST(Manifest, JsonRoundTrip) {
   m.dataset = "telemetry";
   m.source = "sqlite://x.db";
   m.table = "telemetry";
-  m.key_column = "id";
+  m.key_columns = {"id"};
   m.time_column = "ts";
   m.range = {Value::of_int(10), Value::of_int(20)};
   m.schema = Schema(

@@ -57,17 +57,19 @@ Status purge(Services& svc, Context& ctx, const Event& ev) {
                           svc.registry->open_source(source_spec_of(w.policy)));
   auto throttle = svc.throttles.get(w.task_id + "/purge", w.policy.throttle.rows_per_second);
   const size_t txn_rows = static_cast<size_t>(w.policy.purge.batch_rows);
+  LagGate lag(*source, w.policy.throttle.max_replication_lag, "purge of shard " + subject);
   int64_t deleted = 0, seen = 0;
   double last_progress = monotonic_seconds();
   for (const ManifestFile& f : manifest->files) {
-    Status s = read_column(
-        *first_target, *manifest, f, w.policy.source.key, txn_rows,
-        [&](const ColumnVector& keys) -> Status {
+    Status s = read_columns(
+        *first_target, *manifest, f, manifest->key_columns, txn_rows,
+        [&](const Batch& keys) -> Status {
           if (ctx.cancelled()) return Status::cancelled("purge of shard " + subject + " stopped");
-          throttle->acquire(static_cast<int64_t>(keys.size()));
+          throttle->acquire(static_cast<int64_t>(keys.num_rows()));
+          STRATA_TRY(lag.wait([&] { return ctx.cancelled(); }));
           STRATA_ASSIGN_OR_RETURN(uint64_t n, source->delete_keys(w.predicate, w.shard, keys));
           deleted += static_cast<int64_t>(n);
-          seen += static_cast<int64_t>(keys.size());
+          seen += static_cast<int64_t>(keys.num_rows());
           if (monotonic_seconds() - last_progress > 0.5) {
             last_progress = monotonic_seconds();
             STRATA_TRY(status(kPurgeProgress, Json{{"rows_purged", deleted}, {"keys", seen}}));

@@ -11,51 +11,12 @@ namespace strata {
 
 using nlohmann::json;
 
-json predicate_to_json(const Predicate& p) {
-  json j = json::object();
-  if (p.time_before) j["time_before"] = *p.time_before;
-  if (p.time_from) j["time_from"] = *p.time_from;
-  if (p.key_below) j["key_below"] = value_to_json(*p.key_below);
-  if (p.key_from) j["key_from"] = value_to_json(*p.key_from);
-  if (!p.where.empty()) j["where"] = p.where;
-  if (p.time_before) j["time_before_text"] = format_timestamp(*p.time_before);
-  if (p.time_from) j["time_from_text"] = format_timestamp(*p.time_from);
-  return j;
-}
-
-Result<Predicate> predicate_from_json(const json& j) {
-  if (!j.is_object()) return Status::permanent("predicate must be a JSON object");
-  Predicate p;
-  if (j.contains("time_before")) p.time_before = j["time_before"].get<int64_t>();
-  if (j.contains("time_from")) p.time_from = j["time_from"].get<int64_t>();
-  if (j.contains("key_below")) p.key_below = value_from_json(j["key_below"]);
-  if (j.contains("key_from")) p.key_from = value_from_json(j["key_from"]);
-  p.where = j.value("where", "");
-  return p;
-}
-
-json shard_to_json(const Shard& s) {
-  return json{{"index", s.index},
-              {"lo", value_to_json(s.range.lo)},
-              {"hi", value_to_json(s.range.hi)},
-              {"estimated_rows", s.estimated_rows}};
-}
-
-Result<Shard> shard_from_json(const json& j) {
-  if (!j.is_object() || !j.contains("index")) return Status::permanent("shard needs an 'index'");
-  Shard s;
-  s.index = j["index"].get<int>();
-  s.range.lo = value_from_json(j.value("lo", json()));
-  s.range.hi = value_from_json(j.value("hi", json()));
-  s.estimated_rows = j.value("estimated_rows", int64_t{0});
-  return s;
-}
-
 SourceSpec source_spec_of(const Policy& policy) {
   SourceSpec s;
   s.uri = policy.source.uri;
   s.table = policy.source.table;
-  s.key_column = policy.source.key;
+  s.key_columns = policy.source.key_columns();
+  s.exclude_columns = split_names(policy.source.exclude);
   s.time_column = policy.source.time;
   // The policy's `where` travels in the task's Predicate (resolve_predicate), not here.
   s.base_dir = policy.base_dir;
@@ -70,6 +31,15 @@ std::string dataset_of(const Policy& policy, const TargetConfig& target) {
 }
 
 Result<FormatSpec> format_of(const TargetConfig& target) {
+  if (default_registry().is_table_target(target.uri)) {
+    // A database table stores rows; its parts are checked as uncompressed NDJSON renderings.
+    if (!target.layout.empty()) {
+      return Status::permanent("target " + target.uri.substr(0, target.uri.find("://")) +
+                               "://...: a database table target takes no layout (remove "
+                               "'layout', or archive to files)");
+    }
+    return make_format_spec("ndjson", "none", 0);
+  }
   auto spec = make_format_spec(target.format, target.compression, target.level);
   if (!spec.is_ok()) return spec.status().with_context("target " + target.uri);
   spec->row_group_bytes = static_cast<uint64_t>(target.row_group_mb) << 20;
@@ -136,7 +106,8 @@ Result<Predicate> resolve_predicate(const Policy& policy, const Schema& schema, 
     STRATA_ASSIGN_OR_RETURN(int64_t t, parse_timestamp(*sel.before));
     p.time_before = t;
   } else if (sel.key_below) {
-    STRATA_ASSIGN_OR_RETURN(p.key_below, typed_key(schema, policy.source.key, *sel.key_below));
+    STRATA_ASSIGN_OR_RETURN(p.key_below,
+                            typed_key(schema, policy.source.first_key(), *sel.key_below));
   }
   if (policy.mode == Mode::kCopy && previous) {
     // Continue where the last successful copy ended.
@@ -156,8 +127,23 @@ Result<TaskPlan> plan_task(const Policy& policy, Source& source, const Clock& cl
   TaskPlan plan;
   STRATA_ASSIGN_OR_RETURN(plan.schema, source.describe());
   const std::string where = "source " + policy.source.table;
-  if (plan.schema.index_of(policy.source.key) < 0) {
-    return missing_column(where, "key", policy.source.key, plan.schema);
+  const std::vector<std::string> keys = policy.source.key_columns();
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (plan.schema.index_of(keys[i]) < 0)
+      return missing_column(where, "key", keys[i], plan.schema);
+    for (size_t j = 0; j < i; ++j) {
+      if (keys[j] == keys[i]) {
+        return Status::permanent(where + ": key column '" + keys[i] +
+                                 "' is named twice in source.key");
+      }
+    }
+  }
+  for (const std::string& x : split_names(policy.source.exclude)) {
+    if (std::find(keys.begin(), keys.end(), x) != keys.end() || x == policy.source.time) {
+      return Status::permanent(where + ": column '" + x +
+                               "' is excluded but it is a key or the time column, which every "
+                               "archive needs; remove it from source.exclude");
+    }
   }
   if (!policy.source.time.empty()) {
     int t = plan.schema.index_of(policy.source.time);
@@ -192,8 +178,8 @@ std::string describe_predicate(const Policy& policy, const Predicate& p) {
   auto add = [&](const std::string& s) { out += (out.empty() ? "" : " AND ") + s; };
   if (p.time_from) add(policy.source.time + " >= '" + format_timestamp(*p.time_from) + "'");
   if (p.time_before) add(policy.source.time + " < '" + format_timestamp(*p.time_before) + "'");
-  if (p.key_from) add(policy.source.key + " >= " + p.key_from->to_string());
-  if (p.key_below) add(policy.source.key + " < " + p.key_below->to_string());
+  if (p.key_from) add(policy.source.first_key() + " >= " + p.key_from->to_string());
+  if (p.key_below) add(policy.source.first_key() + " < " + p.key_below->to_string());
   if (!p.where.empty()) add("(" + p.where + ")");
   return out.empty() ? "all rows" : out;
 }

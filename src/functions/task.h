@@ -10,16 +10,12 @@
 
 #include "connectors/registry.h"
 #include "connectors/source.h"
+#include "connectors/source_json.h"
 #include "core/clock.h"
 #include "policy/policy.h"
 #include "runtime/state_store.h"
 
 namespace strata {
-
-nlohmann::json predicate_to_json(const Predicate& p);
-Result<Predicate> predicate_from_json(const nlohmann::json& j);
-nlohmann::json shard_to_json(const Shard& s);
-Result<Shard> shard_from_json(const nlohmann::json& j);
 
 SourceSpec source_spec_of(const Policy& policy);
 // The folder a target's files go under: target.dataset, else the table name without schema.

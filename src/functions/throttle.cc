@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <thread>
 
+#include "core/log.h"
+
 namespace strata {
 
 namespace {
@@ -33,6 +35,37 @@ std::shared_ptr<Throttle> ThrottleRegistry::get(const std::string& key, double r
   auto& t = throttles_[key];
   if (!t) t = std::make_shared<Throttle>(rows_per_second);
   return t;
+}
+
+LagGate::LagGate(Source& source, std::optional<Micros> max_lag, std::string what,
+                 std::chrono::milliseconds interval)
+    : source_(source), max_lag_(max_lag), what_(std::move(what)), interval_(interval) {}
+
+Status LagGate::wait(const std::function<bool()>& cancelled) {
+  if (!max_lag_) return Status::ok();
+  auto now = std::chrono::steady_clock::now();
+  if (now < next_check_) return Status::ok();
+  bool paused = false;
+  const auto pause_start = now;
+  for (;;) {
+    STRATA_ASSIGN_OR_RETURN(Micros lag, source_.replication_lag());
+    next_check_ = std::chrono::steady_clock::now() + interval_;
+    if (lag <= *max_lag_) break;
+    if (!paused) {
+      spdlog::warn("{}: a replica lags {} (max_replication_lag {}): paused until it catches up",
+                   what_, format_duration(lag), format_duration(*max_lag_));
+      paused = true;
+    }
+    if (cancelled()) return Status::cancelled(what_ + " stopped while paused for replica lag");
+    std::this_thread::sleep_for(interval_);
+  }
+  if (paused) {
+    auto waited =
+        std::chrono::duration_cast<Micros>(std::chrono::steady_clock::now() - pause_start);
+    paused_ += waited;
+    spdlog::info("{}: replicas caught up after {}, resuming", what_, format_duration(waited));
+  }
+  return Status::ok();
 }
 
 }  // namespace strata

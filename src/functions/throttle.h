@@ -3,10 +3,16 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+
+#include "connectors/source.h"
+#include "core/duration.h"
+#include "core/status.h"
 
 namespace strata {
 
@@ -31,6 +37,28 @@ class ThrottleRegistry {
  private:
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<Throttle>> throttles_;
+};
+
+// Holds a worker back while the source's replicas lag more than `max_lag`: wait() asks the source
+// at most once per `interval`, and while the lag is over the bound sleeps and asks again, logging
+// when it pauses and resumes. No bound: wait() returns at once.
+class LagGate {
+ public:
+  LagGate(Source& source, std::optional<Micros> max_lag, std::string what,
+          std::chrono::milliseconds interval = std::chrono::milliseconds(1000));
+  // ok once the lag is within the bound; cancelled when `cancelled` turns true while paused; the
+  // source's error (retryable when a replica cannot be reached) otherwise.
+  Status wait(const std::function<bool()>& cancelled);
+  // Time spent paused so far.
+  Micros paused() const { return paused_; }
+
+ private:
+  Source& source_;
+  std::optional<Micros> max_lag_;
+  std::string what_;
+  std::chrono::milliseconds interval_;
+  std::chrono::steady_clock::time_point next_check_{};
+  Micros paused_{0};
 };
 
 }  // namespace strata

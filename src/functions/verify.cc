@@ -67,19 +67,19 @@ Status verify_file(Target& target, const ShardManifest& manifest, const Manifest
   return Status::ok();
 }
 
-Status read_column(Target& target, const ShardManifest& manifest, const ManifestFile& file,
-                   const std::string& column, size_t batch_rows,
-                   const std::function<Status(const ColumnVector&)>& on_batch) {
+Status read_columns(Target& target, const ShardManifest& manifest, const ManifestFile& file,
+                    const std::vector<std::string>& columns, size_t batch_rows,
+                    const std::function<Status(const Batch&)>& on_batch) {
   std::unique_ptr<ByteSource> src;
   STRATA_ASSIGN_OR_RETURN(std::unique_ptr<FormatReader> reader,
-                          open_reader(target, manifest, file, src, {column}));
+                          open_reader(target, manifest, file, src, columns));
   Batch batch(reader->schema_ptr());
   uint64_t rows = 0;
   for (;;) {
     STRATA_ASSIGN_OR_RETURN(bool more, reader->next(batch, batch_rows));
     if (!more) break;
     rows += batch.num_rows();
-    STRATA_TRY(on_batch(batch.column(0)));
+    STRATA_TRY(on_batch(batch));
   }
   if (rows != file.rows) {
     return Status::permanent(target.describe() + "/" + file.path + ": holds " +

@@ -17,10 +17,10 @@ Result<std::string> sha256_of(Target& target, const std::string& path);
 // Checks one file of a manifest; the error names the file and what differs.
 Status verify_file(Target& target, const ShardManifest& manifest, const ManifestFile& file);
 
-// Reads the `column` of a verified file in batches of up to `batch_rows` values.
-Status read_column(Target& target, const ShardManifest& manifest, const ManifestFile& file,
-                   const std::string& column, size_t batch_rows,
-                   const std::function<Status(const ColumnVector&)>& on_batch);
+// Reads `columns` (in this order) of a verified file in batches of up to `batch_rows` rows.
+Status read_columns(Target& target, const ShardManifest& manifest, const ManifestFile& file,
+                    const std::vector<std::string>& columns, size_t batch_rows,
+                    const std::function<Status(const Batch&)>& on_batch);
 
 struct VerifyReport {
   int manifests = 0;

@@ -14,6 +14,25 @@
 
 namespace strata {
 
+std::vector<std::string> split_names(std::string_view list) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= list.size()) {
+    size_t comma = list.find(',', start);
+    if (comma == std::string_view::npos) comma = list.size();
+    std::string_view name = list.substr(start, comma - start);
+    while (!name.empty() && std::isspace(static_cast<unsigned char>(name.front()))) {
+      name.remove_prefix(1);
+    }
+    while (!name.empty() && std::isspace(static_cast<unsigned char>(name.back()))) {
+      name.remove_suffix(1);
+    }
+    if (!name.empty()) out.emplace_back(name);
+    start = comma + 1;
+  }
+  return out;
+}
+
 namespace {
 
 using config::ParseContext;
@@ -94,11 +113,18 @@ const SectionSpec<SourceConfig>& source_spec() {
     s->field("table", &SourceConfig::table,
              "Table (or collection, measurement) to archive; may be schema-qualified.")
         .required();
-    s->field("key", &SourceConfig::key, "Unique, indexed key column; shards are ranges of it.")
-        .required();
+    s->field("key", &SourceConfig::key,
+             "Unique, indexed key: a column, or several separated by commas for a composite "
+             "primary key (`device_id, seq`). Shards are ranges of the first; reads page through "
+             "the whole key in order.")
+        .required()
+        .check(check_not_empty);
     s->field("time", &SourceConfig::time,
              "Time column; required by `selection.older_than` and `selection.before`.");
     s->field("where", &SourceConfig::where, "Extra SQL predicate AND-ed to the selection.");
+    s->field("exclude", &SourceConfig::exclude,
+             "Columns left out of the archive, separated by commas (e.g. a column whose type "
+             "Strata cannot store). Never a key or the time column.");
     return s;
   }();
   return *spec;
@@ -182,6 +208,11 @@ const SectionSpec<ThrottleConfig>& throttle_spec() {
     s->field("rows_per_second", &ThrottleConfig::rows_per_second,
              "Read rate limit over all shards; 0 = unlimited.")
         .min(0);
+    s->field("max_replication_lag", &ThrottleConfig::max_replication_lag,
+             "Pause reads and deletes while any replica of the source lags more than this (e.g. "
+             "`5s`); checked about once a second. PostgreSQL: replay lag in "
+             "pg_stat_replication; MySQL/MariaDB: Seconds_Behind_Master of the replicas (a "
+             "stopped replica counts as lagging). Unset: not checked.");
     return s;
   }();
   return *spec;

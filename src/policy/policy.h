@@ -17,12 +17,22 @@ namespace strata {
 
 enum class Mode { kCopy, kMove };
 
+// "a, b" -> {"a", "b"}: `key` and `exclude` name one column or several, separated by commas.
+std::vector<std::string> split_names(std::string_view list);
+
 struct SourceConfig {
   std::string uri;  // sqlite://telemetry.db, postgres://user:${PGPASSWORD}@host/db, ...
   std::string table;
-  std::string key;    // unique key column
-  std::string time;   // time column (required by older_than/before and time layouts)
-  std::string where;  // optional extra SQL predicate
+  std::string key;      // unique key: a column, or "a, b" for a composite key (shards on the first)
+  std::string time;     // time column (required by older_than/before and time layouts)
+  std::string where;    // optional extra SQL predicate
+  std::string exclude;  // columns left out of the archive, comma-separated
+
+  std::vector<std::string> key_columns() const { return split_names(key); }
+  std::string first_key() const {
+    auto keys = key_columns();
+    return keys.empty() ? "" : keys.front();
+  }
 };
 
 // Exactly one of older_than / before / key_below.
@@ -49,13 +59,14 @@ struct TargetConfig {
   std::string format = kDefaultTargetFormat;  // ndjson | csv | parquet
   std::string compression = "zstd";
   int level = 3;
-  int64_t row_group_mb = 128;      // parquet row group size
-  std::string layout;   // e.g. "dt={ts:%Y-%m-%d}"; empty = no partition folders
-  std::string dataset;  // folder under the target; default: the source table name
+  int64_t row_group_mb = 128;  // parquet row group size
+  std::string layout;          // e.g. "dt={ts:%Y-%m-%d}"; empty = no partition folders
+  std::string dataset;         // folder under the target; default: the source table name
 };
 
 struct ThrottleConfig {
-  double rows_per_second = 0;  // 0 = unlimited
+  double rows_per_second = 0;                 // 0 = unlimited
+  std::optional<Micros> max_replication_lag;  // pause reads and deletes while a replica lags more
 };
 
 struct PurgeConfig {

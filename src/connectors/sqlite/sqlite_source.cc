@@ -437,8 +437,9 @@ class SqliteSource final : public Source {
   }
 
   Result<uint64_t> delete_keys(const Predicate& predicate, const Shard& shard,
-                               const ColumnVector& keys) override {
-    if (keys.size() == 0) return uint64_t{0};
+                               const Batch& key_batch) override {
+    if (key_batch.num_rows() == 0) return uint64_t{0};
+    const ColumnVector& keys = key_batch.column(0);
     STRATA_ASSIGN_OR_RETURN(std::shared_ptr<const TableInfo> info, table_info());
     STRATA_ASSIGN_OR_RETURN(PooledConnection conn, connect());
 
@@ -576,7 +577,7 @@ class SqliteSource final : public Source {
     std::vector<Column> columns;
     std::vector<std::string> column_names;
     int pk_columns = 0;
-    int pk_index = -1;
+    std::string pk_name;
     {
       STRATA_ASSIGN_OR_RETURN(
           Statement st,
@@ -595,12 +596,22 @@ class SqliteSource final : public Source {
         int pk = sqlite3_column_int(st.get(), 3);
         if (pk > 0) {
           ++pk_columns;
-          pk_index = static_cast<int>(columns.size());
+          pk_name = name;
         }
         column_names.push_back(name);
         columns.push_back(sqlite::column_for_declared_type(
             std::move(name), declared.is_text() ? declared.as_text() : "", not_null));
       }
+    }
+    // Excluded columns are left out of the schema and of every read.
+    for (const std::string& x : spec_.exclude_columns) {
+      auto it = std::find_if(columns.begin(), columns.end(),
+                             [&](const Column& c) { return iequals(c.name, x); });
+      if (it == columns.end()) {
+        return error("excluded column '" + x + "' does not exist in table '" + spec_.table +
+                     "' (columns: " + join_names(column_names) + ")");
+      }
+      columns.erase(it);
     }
     auto find_column = [&](const std::string& name) {
       for (size_t i = 0; i < columns.size(); ++i) {
@@ -610,19 +621,19 @@ class SqliteSource final : public Source {
     };
 
     // The key column: exists, unique, and of a type that binds back as stored.
-    info->key_index = find_column(spec_.key_column);
+    info->key_index = find_column(spec_.key_column());
     if (info->key_index < 0) {
-      return error("key column '" + spec_.key_column + "' does not exist in table '" + spec_.table +
+      return error("key column '" + spec_.key_column() + "' does not exist in table '" + spec_.table +
                    "' (columns: " + join_names(column_names) + ")");
     }
     const Column& key_col = columns[static_cast<size_t>(info->key_index)];
-    bool unique = pk_columns == 1 && pk_index == info->key_index;
+    bool unique = pk_columns == 1 && iequals(pk_name, key_col.name);
     if (!unique) {
       STRATA_ASSIGN_OR_RETURN(unique,
                               has_unique_index(*conn, info->table_name, schema_arg, key_col.name));
     }
     if (!unique) {
-      return error("key column '" + spec_.key_column + "' of table '" + spec_.table +
+      return error("key column '" + spec_.key_column() + "' of table '" + spec_.table +
                    "' is not unique: add a primary key or unique index, or choose another key");
     }
     if (key_col.type != Type::kInt64 && key_col.type != Type::kString &&
@@ -910,9 +921,15 @@ Result<std::unique_ptr<Source>> open_sqlite_source(const SourceSpec& spec) {
   if (spec.table.empty()) {
     return Status::permanent("sqlite " + uri.path + ": no table given (set the source's table)");
   }
-  if (spec.key_column.empty()) {
+  if (spec.key_columns.empty() || spec.key_columns.front().empty()) {
     return Status::permanent("sqlite " + uri.path + ": no key column given for table '" +
                              spec.table + "' (set the source's key)");
+  }
+  if (spec.key_columns.size() > 1) {
+    return Status::permanent("sqlite " + uri.path + ": table '" + spec.table +
+                             "' is keyed on several columns, which the sqlite source does not "
+                             "support yet; key it on one unique column (an INTEGER PRIMARY KEY or "
+                             "a column with a unique index)");
   }
   return std::unique_ptr<Source>(
       std::make_unique<SqliteSource>(spec, resolve_path(spec.base_dir, uri.path)));

@@ -16,6 +16,14 @@
 namespace strata {
 namespace {
 
+// A one-column key batch, as purge reads it back from archived files.
+Batch as_keys(const ColumnVector& keys) {
+  Batch b(std::make_shared<const Schema>(Schema({Column{"key", keys.type()}})));
+  for (size_t i = 0; i < keys.size(); ++i) b.column(0).append_from(keys, i);
+  return b;
+}
+
+
 // A database file the test writes with plain SQL, independently of the source.
 class TestDb {
  public:
@@ -69,7 +77,7 @@ class SqliteSourceTest : public testing::Test {
     spec.uri = "sqlite://src.db" + uri_suffix;
     spec.base_dir = dir_;
     spec.table = table;
-    spec.key_column = key;
+    spec.key_columns = {key};
     spec.time_column = time;
     spec.where = where;
     auto src = open_sqlite_source(spec);
@@ -222,7 +230,7 @@ TEST_F(SqliteSourceTest, MissingDatabaseIsPermanentAndNotCreated) {
   spec.uri = "sqlite://nope.db";
   spec.base_dir = dir_;
   spec.table = "t";
-  spec.key_column = "id";
+  spec.key_columns = {"id"};
   auto src = open_sqlite_source(spec);
   ASSERT_TRUE(src.is_ok());
   auto schema = (*src)->describe();
@@ -238,7 +246,7 @@ TEST_F(SqliteSourceTest, ExpandsEnvironmentAtConnect) {
   SourceSpec spec;
   spec.uri = "sqlite://${STRATA_SQLITE_TEST_DIR}/src.db";
   spec.table = "t";
-  spec.key_column = "id";
+  spec.key_columns = {"id"};
   unsetenv("STRATA_SQLITE_TEST_DIR");
   auto src = open_sqlite_source(spec);
   ASSERT_TRUE(src.is_ok());
@@ -316,7 +324,7 @@ TEST_F(SqliteSourceTest, QuotesOddIdentifiers) {
   ColumnVector keys(Type::kInt64);
   keys.append_int(1);
   keys.append_int(2);
-  auto deleted = src->delete_keys(p, (*shards)[0], keys);
+  auto deleted = src->delete_keys(p, (*shards)[0], as_keys(keys));
   ASSERT_TRUE(deleted.is_ok()) << deleted.status().to_string();
   EXPECT_EQ(*deleted, 1u);
   EXPECT_EQ(db_->column("SELECT \"select\" FROM \"my \"\"odd\"\" table\" ORDER BY 1"),
@@ -507,14 +515,14 @@ TEST_F(SqliteSourceTest, DeleteOnlyKeysStillMatching) {
   db_->exec("UPDATE t SET at = '2026-06-01 00:00:00' WHERE id = 10");
   db_->exec("UPDATE t SET v = 'new' WHERE id = 20");
   db_->exec("DELETE FROM t WHERE id = 30");
-  auto deleted = src->delete_keys(p, (*shards)[0], keys);
+  auto deleted = src->delete_keys(p, (*shards)[0], as_keys(keys));
   ASSERT_TRUE(deleted.is_ok()) << deleted.status().to_string();
   EXPECT_EQ(*deleted, 1097u);
   EXPECT_EQ(db_->column("SELECT id FROM t WHERE id <= 1100 ORDER BY id"),
             (std::vector<std::string>{"10", "20"}));
   EXPECT_EQ(db_->count("SELECT count(*) FROM t"), 102);
   // Deleting again deletes nothing.
-  deleted = src->delete_keys(p, (*shards)[0], keys);
+  deleted = src->delete_keys(p, (*shards)[0], as_keys(keys));
   ASSERT_TRUE(deleted.is_ok());
   EXPECT_EQ(*deleted, 0u);
 }
@@ -532,7 +540,7 @@ TEST_F(SqliteSourceTest, DeleteContiguousRunDeletesExactlyTheArchivedKeys) {
   ColumnVector keys(Type::kInt64);
   for (int64_t k = 1; k <= 10; ++k) keys.append_int(k);
   auto deleted =
-      src->delete_keys(p, Shard{0, KeyRange{Value::of_int(1), Value::of_int(20)}, 20}, keys);
+      src->delete_keys(p, Shard{0, KeyRange{Value::of_int(1), Value::of_int(20)}, 20}, as_keys(keys));
   ASSERT_TRUE(deleted.is_ok()) << deleted.status().to_string();
   EXPECT_EQ(*deleted, 9u);
   EXPECT_EQ(db_->count("SELECT count(*) FROM u WHERE k < 11"), 2);
@@ -547,7 +555,7 @@ TEST_F(SqliteSourceTest, DeleteTextKeys) {
   keys.append_text("a");
   keys.append_text("c");
   auto deleted = src->delete_keys(
-      Predicate{}, Shard{0, KeyRange{Value::of_text("a"), Value::of_text("b")}, 2}, keys);
+      Predicate{}, Shard{0, KeyRange{Value::of_text("a"), Value::of_text("b")}, 2}, as_keys(keys));
   ASSERT_TRUE(deleted.is_ok()) << deleted.status().to_string();
   EXPECT_EQ(*deleted, 1u);
   EXPECT_EQ(db_->column("SELECT k FROM t ORDER BY k"), (std::vector<std::string>{"b", "c"}));
@@ -562,7 +570,7 @@ TEST_F(SqliteSourceTest, BusyDatabaseIsRetryable) {
   ColumnVector keys(Type::kInt64);
   keys.append_int(1);
   auto deleted = src->delete_keys(Predicate{},
-                                  Shard{0, KeyRange{Value::of_int(1), Value::of_int(1)}, 1}, keys);
+                                  Shard{0, KeyRange{Value::of_int(1), Value::of_int(1)}, 1}, as_keys(keys));
   ASSERT_FALSE(deleted.is_ok());
   EXPECT_TRUE(deleted.status().is_retryable()) << deleted.status().to_string();
   EXPECT_NE(deleted.status().message().find(path_), std::string::npos);
@@ -572,7 +580,7 @@ TEST_F(SqliteSourceTest, BusyDatabaseIsRetryable) {
   EXPECT_TRUE(shards.status().is_retryable()) << shards.status().to_string();
   locker.exec("ROLLBACK");
   deleted = src->delete_keys(Predicate{}, Shard{0, KeyRange{Value::of_int(1), Value::of_int(1)}, 1},
-                             keys);
+                             as_keys(keys));
   ASSERT_TRUE(deleted.is_ok()) << deleted.status().to_string();
   EXPECT_EQ(*deleted, 1u);
 }

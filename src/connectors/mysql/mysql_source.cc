@@ -1,0 +1,941 @@
+// The MySQL/MariaDB source: describe, plan, keyset reads, transactional purges, replica lag.
+#include "connectors/mysql/mysql_source.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <map>
+#include <mutex>
+#include <optional>
+
+#include "connectors/mysql/mysql_connection.h"
+#include "connectors/mysql/mysql_types.h"
+#include "connectors/sql/sql_text.h"
+#include "core/env.h"
+
+namespace strata {
+
+namespace {
+
+using mysql::Connection;
+using mysql::ConnectionPool;
+using mysql::ErrorContext;
+using mysql::PooledConnection;
+using mysql::quote_ident;
+using mysql::ReadKind;
+
+constexpr size_t kDeleteChunk = 1000;     // keys per DELETE statement
+constexpr size_t kMaxListedNames = 30;    // names listed in an error
+constexpr int kBoundProbeSeconds = 2;     // cap on the filtered min/max lookups of plan()
+constexpr int64_t kMaxRefineSteps = 200000;  // EXPLAIN estimates per plan, at most
+// A replica whose SQL thread is stopped lags without bound (pt-archiver's rule): a year.
+constexpr Micros kStoppedReplicaLag = std::chrono::hours(24 * 365);
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+std::string join_names(const std::vector<std::string>& names) {
+  std::string out;
+  for (size_t i = 0; i < names.size() && i < kMaxListedNames; ++i) {
+    if (i > 0) out += ", ";
+    out += names[i];
+  }
+  if (names.size() > kMaxListedNames) out += ", ...";
+  if (names.empty()) out = "none";
+  return out;
+}
+
+std::string text_literal(std::string_view s) {  // for metadata queries: names as hex strings
+  std::string out;
+  (void)mysql::append_literal(out, Value::of_text(std::string(s)), Type::kString);
+  return out;
+}
+
+// What describe() found, shared read-only by every call afterwards.
+struct TableInfo {
+  std::string db;
+  std::string table;
+  sql::TableRef ref;
+  std::shared_ptr<const Schema> schema;
+  std::string select_list;
+  std::vector<ReadKind> kinds;       // per schema column
+  std::vector<size_t> key_index;     // schema positions of the key columns
+  std::string key_index_name;        // the unique index the key columns are
+  int64_t table_rows = 0;            // information_schema estimate
+};
+
+// Renders a builder's statement with its parameters as literals.
+Result<std::string> render(const sql::Builder& b) {
+  std::vector<mysql::LiteralParam> params;
+  params.reserve(b.params().size());
+  for (const sql::Param& p : b.params()) params.push_back(mysql::LiteralParam{&p.value, p.type});
+  return mysql::bind_literals(b.text(), params);
+}
+
+class MysqlBatchReader final : public BatchReader {
+ public:
+  MysqlBatchReader(std::shared_ptr<const TableInfo> info, ErrorContext where, PooledConnection conn,
+                   Predicate predicate, Shard shard, size_t batch_rows, size_t page_rows)
+      : info_(std::move(info)),
+        where_(std::move(where)),
+        conn_(std::move(conn)),
+        predicate_(std::move(predicate)),
+        shard_(std::move(shard)),
+        batch_rows_(batch_rows),
+        page_rows_(page_rows) {}
+
+  ~MysqlBatchReader() override {
+    // An unfinished streamed result is read to its end by mysql_free_result: at most one page.
+    if (res_ != nullptr) mysql_free_result(res_);
+  }
+
+  Result<bool> next(Batch& batch) override {
+    batch.clear();
+    while (batch.num_rows() < batch_rows_) {
+      if (res_ == nullptr) {
+        if (done_) break;
+        STRATA_TRY(start_page());
+      }
+      MYSQL_ROW row = mysql_fetch_row(res_);
+      if (row == nullptr) {
+        Status s = finish_page();
+        if (!s.is_ok()) return s;
+        if (batch.num_rows() > 0) remember_last_key(batch);
+        continue;
+      }
+      unsigned long* lengths = mysql_fetch_lengths(res_);
+      STRATA_TRY(append_row(row, lengths, batch));
+      ++page_count_;
+    }
+    if (batch.num_rows() == 0) return false;
+    remember_last_key(batch);
+    return true;
+  }
+
+ private:
+  Status start_page() {
+    sql::Builder b(sql::Dialect::kMysql);
+    sql::build_read(b, info_->ref, info_->select_list, predicate_, shard_,
+                    started_ ? &last_key_ : nullptr, page_rows_);
+    STRATA_ASSIGN_OR_RETURN(std::string text, render(b));
+    started_ = true;
+    page_count_ = 0;
+    MYSQL* m = conn_->get();
+    if (mysql_real_query(m, text.data(), text.size()) != 0) return fail("reading");
+    res_ = mysql_use_result(m);
+    if (res_ == nullptr) return fail("reading");
+    if (mysql_num_fields(res_) != info_->kinds.size()) {
+      return Status::permanent("mysql " + where_.store + ": reading table '" + where_.table +
+                               "': the table's columns changed while reading; run again");
+    }
+    return Status::ok();
+  }
+
+  Status finish_page() {
+    MYSQL* m = conn_->get();
+    if (mysql_errno(m) != 0) {
+      Status s = fail("reading");
+      mysql_free_result(res_);  // the connection is dropped after it
+      res_ = nullptr;
+      return s;
+    }
+    mysql_free_result(res_);
+    res_ = nullptr;
+    if (page_count_ < page_rows_) done_ = true;
+    return Status::ok();
+  }
+
+  Status fail(std::string_view op) {
+    Status s = conn_->last_error(op);
+    conn_->mark_broken();
+    return s;
+  }
+
+  void remember_last_key(const Batch& batch) {
+    size_t last = batch.num_rows() - 1;
+    last_key_.resize(info_->key_index.size());
+    for (size_t i = 0; i < info_->key_index.size(); ++i) {
+      last_key_[i] = batch.column(info_->key_index[i]).value_at(last);
+    }
+  }
+
+  std::string row_key(MYSQL_ROW row, unsigned long* lengths) const {
+    std::string out = "(";
+    for (size_t i = 0; i < info_->key_index.size(); ++i) {
+      size_t k = info_->key_index[i];
+      if (i > 0) out += ", ";
+      out += (*info_->schema)[k].name + "=";
+      out += row[k] == nullptr ? "NULL" : std::string(row[k], lengths[k]);
+    }
+    return out + ")";
+  }
+
+  Status bad_value(MYSQL_ROW row, unsigned long* lengths, size_t c, const char* what) const {
+    const Column& col = (*info_->schema)[c];
+    std::string text(row[c], lengths[c]);
+    std::string fix = text.rfind("0000-00-00", 0) == 0 || text.find("-00") != std::string::npos
+                          ? "; zero dates have no UTC time: set the row's value to NULL or a real "
+                            "date, or exclude the column"
+                          : "";
+    return Status::permanent("mysql " + where_.store + ": table '" + where_.table + "' column '" +
+                             col.name + "' at key " + row_key(row, lengths) + ": cannot read '" +
+                             text + "' as " + what + " (type '" + col.source_type + "')" + fix);
+  }
+
+  Status append_row(MYSQL_ROW row, unsigned long* lengths, Batch& batch) {
+    const size_t ncols = info_->kinds.size();
+    for (size_t c = 0; c < ncols; ++c) {
+      ColumnVector& out = batch.column(c);
+      const char* p = row[c];
+      if (p == nullptr) {
+        out.append_null();
+        continue;
+      }
+      const size_t n = lengths[c];
+      switch (info_->kinds[c]) {
+        case ReadKind::kInt: {
+          int64_t v;
+          auto [end, ec] = std::from_chars(p, p + n, v);
+          if (ec != std::errc() || end != p + n) return bad_value(row, lengths, c, "int64");
+          out.append_int(v);
+          break;
+        }
+        case ReadKind::kBits: {
+          uint64_t v;
+          auto [end, ec] = std::from_chars(p, p + n, v);
+          if (ec != std::errc() || end != p + n) return bad_value(row, lengths, c, "bits");
+          out.append_int(static_cast<int64_t>(v));
+          break;
+        }
+        case ReadKind::kDouble: {
+          double v;
+          auto [end, ec] = std::from_chars(p, p + n, v);
+          if (ec != std::errc() || end != p + n) return bad_value(row, lengths, c, "double");
+          out.append_double(v);
+          break;
+        }
+        case ReadKind::kText:
+          out.append_text(std::string_view(p, n));
+          break;
+        case ReadKind::kTimestamp: {
+          int64_t us;
+          if (!mysql::parse_datetime_text(std::string_view(p, n), us)) {
+            return bad_value(row, lengths, c, "a timestamp");
+          }
+          out.append_int(us);
+          break;
+        }
+        case ReadKind::kDate: {
+          int64_t days;
+          if (!mysql::parse_date_text(std::string_view(p, n), days)) {
+            return bad_value(row, lengths, c, "a date");
+          }
+          out.append_int(days);
+          break;
+        }
+      }
+    }
+    return Status::ok();
+  }
+
+  std::shared_ptr<const TableInfo> info_;
+  ErrorContext where_;
+  PooledConnection conn_;
+  Predicate predicate_;
+  Shard shard_;
+  size_t batch_rows_;
+  size_t page_rows_;
+  MYSQL_RES* res_ = nullptr;
+  size_t page_count_ = 0;
+  std::vector<Value> last_key_;
+  bool started_ = false;
+  bool done_ = false;
+};
+
+class MysqlSource final : public Source {
+ public:
+  MysqlSource(SourceSpec spec, Uri uri)
+      : spec_(std::move(spec)), uri_(std::move(uri)), where_{uri_.redacted(), spec_.table} {}
+
+  Result<Schema> describe() override {
+    STRATA_ASSIGN_OR_RETURN(std::shared_ptr<const TableInfo> info, table_info());
+    return *info->schema;
+  }
+
+  Result<std::vector<Shard>> plan(const Predicate& predicate, const SplitOptions& split) override;
+
+  Result<std::unique_ptr<BatchReader>> read(const Predicate& predicate, const Shard& shard,
+                                            size_t batch_rows) override {
+    if (batch_rows == 0) return error("batch_rows must be at least 1");
+    STRATA_ASSIGN_OR_RETURN(std::shared_ptr<const TableInfo> info, table_info());
+    STRATA_ASSIGN_OR_RETURN(PooledConnection conn, connect());
+    return std::unique_ptr<BatchReader>(std::make_unique<MysqlBatchReader>(
+        info, where_, std::move(conn), predicate, shard, batch_rows, batch_rows));
+  }
+
+  Result<uint64_t> delete_keys(const Predicate& predicate, const Shard& shard,
+                               const Batch& keys) override;
+
+  ShardStatements statements(const Predicate& predicate, const Shard& shard,
+                             size_t batch_rows) override {
+    Result<std::shared_ptr<const TableInfo>> info = table_info();
+    if (!info.is_ok()) {
+      std::string err = "-- " + info.status().message();
+      return ShardStatements{err, err};
+    }
+    sql::Builder read(sql::Dialect::kMysql);
+    sql::build_read(read, (*info)->ref, (*info)->select_list, predicate, shard, nullptr,
+                    std::max<size_t>(batch_rows, 1));
+    ShardStatements out;
+    out.read = read.shown();
+    out.purge = sql::shown_delete(sql::Dialect::kMysql, (*info)->ref, predicate, shard);
+    return out;
+  }
+
+  Result<Micros> replication_lag() override;
+
+ private:
+  Status error(const std::string& message) const {
+    return Status::permanent("mysql " + where_.store + ": " + message);
+  }
+
+  Result<std::shared_ptr<ConnectionPool>> pool() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (pool_) return pool_;
+    STRATA_ASSIGN_OR_RETURN(mysql::ConnectOptions options, mysql::resolve_options(uri_));
+    pool_ = std::make_shared<ConnectionPool>(std::move(options), where_);
+    return pool_;
+  }
+
+  Result<PooledConnection> connect() {
+    STRATA_ASSIGN_OR_RETURN(std::shared_ptr<ConnectionPool> p, pool());
+    return p->acquire();
+  }
+
+  Result<std::shared_ptr<const TableInfo>> table_info() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (info_) return info_;
+    }
+    STRATA_ASSIGN_OR_RETURN(std::shared_ptr<const TableInfo> info, load_table_info());
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!info_) info_ = std::move(info);
+    return info_;
+  }
+
+  Result<std::shared_ptr<const TableInfo>> load_table_info();
+  Result<std::optional<Value>> probe_bound(Connection& conn, const TableInfo& info,
+                                           const Predicate& p, bool max, bool mariadb);
+  Result<int64_t> estimate(Connection& conn, const TableInfo& info, const Value& lo,
+                           const Value& hi);
+  Result<std::vector<Shard>> plan_integer(Connection& conn, const TableInfo& info, int64_t lo,
+                                          int64_t hi, const SplitOptions& split);
+  Result<std::vector<Shard>> plan_by_walk(Connection& conn, const TableInfo& info,
+                                          const Predicate& p, Value lo, const SplitOptions& split);
+
+  const SourceSpec spec_;
+  const Uri uri_;
+  const ErrorContext where_;
+  std::mutex mu_;
+  std::shared_ptr<ConnectionPool> pool_;
+  std::shared_ptr<const TableInfo> info_;
+  std::mutex replicas_mu_;
+  std::map<std::string, std::unique_ptr<Connection>> replicas_;
+};
+
+Result<std::shared_ptr<const TableInfo>> MysqlSource::load_table_info() {
+  STRATA_ASSIGN_OR_RETURN(PooledConnection conn, connect());
+  const char* op = "describing";
+  auto info = std::make_shared<TableInfo>();
+  STRATA_ASSIGN_OR_RETURN(std::shared_ptr<ConnectionPool> p, pool());
+  const std::string& uri_db = p->options().database;
+
+  // "db.table" names another database when that database exists.
+  info->db = uri_db;
+  info->table = spec_.table;
+  if (size_t dot = spec_.table.find('.'); dot != std::string::npos) {
+    STRATA_ASSIGN_OR_RETURN(
+        auto rows, conn->query("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE "
+                               "SCHEMA_NAME = " +
+                                   text_literal(spec_.table.substr(0, dot)),
+                               op));
+    if (!rows.empty()) {
+      info->db = spec_.table.substr(0, dot);
+      info->table = spec_.table.substr(dot + 1);
+    }
+  }
+  const std::string db_lit = text_literal(info->db);
+  const std::string table_lit = text_literal(info->table);
+
+  // The table exists and is a table.
+  {
+    STRATA_ASSIGN_OR_RETURN(auto rows,
+                            conn->query("SELECT TABLE_TYPE, TABLE_ROWS FROM information_schema."
+                                        "TABLES WHERE TABLE_SCHEMA = " +
+                                            db_lit + " AND TABLE_NAME = " + table_lit,
+                                        op));
+    if (rows.empty()) {
+      STRATA_ASSIGN_OR_RETURN(auto all,
+                              conn->query("SELECT TABLE_NAME FROM information_schema.TABLES "
+                                          "WHERE TABLE_SCHEMA = " +
+                                              db_lit + " ORDER BY TABLE_NAME",
+                                          op));
+      std::vector<std::string> names;
+      std::string hint;
+      for (auto& r : all) {
+        if (r[0] && iequals(*r[0], info->table)) hint = "did you mean '" + *r[0] + "'? ";
+        if (r[0]) names.push_back(*r[0]);
+      }
+      return error("table '" + spec_.table + "' does not exist in database '" + info->db +
+                   "' (" + hint + "tables: " + join_names(names) + ")");
+    }
+    if (rows[0][0] && *rows[0][0] == "VIEW") {
+      return error("'" + spec_.table +
+                   "' is a view; archive from a table (rows are deleted after archiving)");
+    }
+    if (rows[0][1]) (void)std::from_chars(rows[0][1]->data(),
+                                          rows[0][1]->data() + rows[0][1]->size(),
+                                          info->table_rows);
+  }
+
+  // JSON columns (MariaDB: a json_valid check on a longtext column).
+  std::vector<std::string> json_columns;
+  {
+    Result<std::vector<Connection::Row>> rows =
+        conn->query("SELECT CONSTRAINT_NAME, CHECK_CLAUSE FROM information_schema."
+                    "CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = " +
+                        db_lit + " AND TABLE_NAME = " + table_lit,
+                    op);
+    if (rows.is_ok()) {  // MySQL before 8.0.16 has no such view: no JSON checks there
+      for (auto& r : *rows) {
+        if (r[0] && r[1] && *r[1] == "json_valid(" + quote_ident(*r[0]) + ")") {
+          json_columns.push_back(*r[0]);
+        }
+      }
+    }
+  }
+
+  // Columns.
+  std::vector<mysql::MappedColumn> mapped;
+  std::vector<std::string> names;
+  std::vector<std::pair<std::string, std::string>> unsupported;  // name, type
+  {
+    STRATA_ASSIGN_OR_RETURN(
+        auto rows,
+        conn->query("SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, NUMERIC_PRECISION, "
+                    "NUMERIC_SCALE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = " +
+                        db_lit + " AND TABLE_NAME = " + table_lit + " ORDER BY ORDINAL_POSITION",
+                    op));
+    for (auto& r : rows) {
+      auto num = [](const std::optional<std::string>& s) -> std::optional<int> {
+        if (!s) return std::nullopt;
+        int v = 0;
+        std::from_chars(s->data(), s->data() + s->size(), v);
+        return v;
+      };
+      std::string name = r[0].value_or("");
+      names.push_back(name);
+      bool is_json = std::find(json_columns.begin(), json_columns.end(), name) !=
+                     json_columns.end();
+      std::optional<mysql::MappedColumn> m =
+          mysql::map_column(name, r[1].value_or(""), r[2].value_or(""), r[3].value_or("") == "YES",
+                            num(r[4]), num(r[5]), is_json);
+      if (!m) {
+        unsupported.emplace_back(name, r[2].value_or(""));
+        continue;
+      }
+      mapped.push_back(std::move(*m));
+    }
+  }
+
+  // Resolves a policy's column name: exact, else a did-you-mean for the wrong case.
+  auto resolve = [&](const std::string& role, const std::string& name) -> Status {
+    if (std::find(names.begin(), names.end(), name) != names.end()) return Status::ok();
+    for (const std::string& n : names) {
+      if (iequals(n, name)) {
+        return error(role + " column '" + name + "' does not exist in table '" + spec_.table +
+                     "' (did you mean '" + n + "'? names are case-sensitive in a policy)");
+      }
+    }
+    return error(role + " column '" + name + "' does not exist in table '" + spec_.table +
+                 "' (columns: " + join_names(names) + ")");
+  };
+  for (const std::string& k : spec_.key_columns) STRATA_TRY(resolve("key", k));
+  if (!spec_.time_column.empty()) STRATA_TRY(resolve("time", spec_.time_column));
+  for (const std::string& x : spec_.exclude_columns) {
+    STRATA_TRY(resolve("excluded", x));
+    if (std::find(spec_.key_columns.begin(), spec_.key_columns.end(), x) !=
+            spec_.key_columns.end() ||
+        x == spec_.time_column) {
+      return error("column '" + x + "' of table '" + spec_.table +
+                   "' is excluded but it is a key or the time column; remove it from the "
+                   "source's exclude list");
+    }
+  }
+  auto excluded = [&](const std::string& name) {
+    return std::find(spec_.exclude_columns.begin(), spec_.exclude_columns.end(), name) !=
+           spec_.exclude_columns.end();
+  };
+  for (const auto& [name, type] : unsupported) {
+    if (!excluded(name)) {
+      return error("table '" + spec_.table + "' column '" + name + "' has type '" + type +
+                   "', which Strata cannot archive; add '" + name +
+                   "' to the source's exclude list to leave it out");
+    }
+  }
+
+  // The key: the primary key or a unique index, exactly these columns in this order, NOT NULL.
+  {
+    STRATA_ASSIGN_OR_RETURN(
+        auto rows,
+        conn->query("SELECT INDEX_NAME, COLUMN_NAME, SUB_PART FROM information_schema.STATISTICS "
+                    "WHERE TABLE_SCHEMA = " +
+                        db_lit + " AND TABLE_NAME = " + table_lit +
+                        " AND NON_UNIQUE = 0 ORDER BY INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, "
+                        "SEQ_IN_INDEX",
+                    op));
+    std::vector<std::pair<std::string, std::vector<std::string>>> uniques;
+    std::vector<std::string> prefixed;
+    for (auto& r : rows) {
+      std::string index = r[0].value_or("");
+      if (uniques.empty() || uniques.back().first != index) uniques.push_back({index, {}});
+      uniques.back().second.push_back(r[1].value_or(""));
+      if (r[2]) prefixed.push_back(index);  // a prefix index is not unique on the whole column
+    }
+    std::vector<std::string> described;
+    for (const auto& [index, cols] : uniques) {
+      std::string d = index + " (";
+      for (size_t i = 0; i < cols.size(); ++i) d += (i ? ", " : "") + cols[i];
+      described.push_back(d + ")");
+      bool is_prefix = std::find(prefixed.begin(), prefixed.end(), index) != prefixed.end();
+      if (!is_prefix && cols == spec_.key_columns && info->key_index_name.empty()) {
+        info->key_index_name = index;
+      }
+    }
+    if (info->key_index_name.empty()) {
+      std::string keys;
+      for (size_t i = 0; i < spec_.key_columns.size(); ++i) {
+        keys += (i ? ", " : "") + spec_.key_columns[i];
+      }
+      return error("key (" + keys + ") of table '" + spec_.table +
+                   "' is not the primary key or a unique index's columns in that order (unique "
+                   "keys: " +
+                   join_names(described) +
+                   "); name those columns as the key, or add a unique index on them");
+    }
+  }
+
+  // The schema: every column not excluded.
+  std::vector<Column> columns;
+  for (mysql::MappedColumn& m : mapped) {
+    if (excluded(m.column.name)) continue;
+    const std::string& n = m.column.name;
+    std::string quoted = quote_ident(n);
+    if (!info->select_list.empty()) info->select_list += ", ";
+    info->select_list += m.kind == ReadKind::kBits ? quoted + "+0" : quoted;
+    info->kinds.push_back(m.kind);
+    columns.push_back(m.column);
+  }
+  auto index_of = [&](const std::string& name) {
+    for (size_t i = 0; i < columns.size(); ++i) {
+      if (columns[i].name == name) return i;
+    }
+    return columns.size();
+  };
+  info->ref.qualified = quote_ident(info->db) + "." + quote_ident(info->table);
+  for (const std::string& k : spec_.key_columns) {
+    size_t i = index_of(k);
+    const Column& c = columns[i];
+    if (c.nullable) {
+      return error("key column '" + k + "' of table '" + spec_.table +
+                   "' allows NULL (a unique index admits many NULL rows); make it NOT NULL or "
+                   "choose another key");
+    }
+    if (c.type == Type::kDouble || c.type == Type::kJson || c.type == Type::kBool) {
+      return error("key column '" + k + "' of table '" + spec_.table + "' has type '" +
+                   c.source_type + "'; choose an integer, text, date or time key");
+    }
+    info->key_index.push_back(i);
+    info->ref.key.push_back(quote_ident(k));
+    info->ref.key_types.push_back(c.type);
+  }
+  if (!spec_.time_column.empty()) {
+    const Column& t = columns[index_of(spec_.time_column)];
+    if (t.type != Type::kTimestamp && t.type != Type::kDate) {
+      return error("time column '" + spec_.time_column + "' of table '" + spec_.table +
+                   "' has type '" + t.source_type +
+                   "'; the time column must be DATE, DATETIME or TIMESTAMP");
+    }
+    info->ref.time = quote_ident(spec_.time_column);
+  }
+  info->ref.where = spec_.where;
+  info->schema = std::make_shared<const Schema>(std::move(columns));
+  return std::shared_ptr<const TableInfo>(std::move(info));
+}
+
+// The lowest (or highest) first key that matches the predicate, looked up in key order with a
+// time cap: a predicate that matches only far from that end would scan, and then the unfiltered
+// bound is used instead (nullopt). An empty Value: no row matches.
+Result<std::optional<Value>> MysqlSource::probe_bound(Connection& conn, const TableInfo& info,
+                                                      const Predicate& p, bool max,
+                                                      bool mariadb) {
+  sql::Builder b(sql::Dialect::kMysql);
+  if (mariadb) {
+    b.sql("SET STATEMENT max_statement_time=" + std::to_string(kBoundProbeSeconds) + " FOR ");
+  }
+  b.sql("SELECT ");
+  if (!mariadb) b.sql("/*+ MAX_EXECUTION_TIME(" + std::to_string(kBoundProbeSeconds * 1000) + ") */ ");
+  b.sql(info.ref.key[0] + " FROM " + info.ref.qualified);
+  sql::add_predicate(b, info.ref, p);
+  b.sql(" ORDER BY " + info.ref.key[0] + (max ? " DESC" : "") + " LIMIT 1");
+  STRATA_ASSIGN_OR_RETURN(std::string text, render(b));
+  Result<std::vector<Connection::Row>> rows = conn.query(text, "planning shards of");
+  if (!rows.is_ok()) {
+    unsigned err = mysql_errno(conn.get());
+    if (err == 1969 || err == 3024) return std::optional<Value>();  // took too long
+    return rows.status();
+  }
+  if (rows->empty() || !(*rows)[0][0]) return std::optional<Value>(Value::null());
+  const std::string& s = *(*rows)[0][0];
+  Type t = info.ref.key_types[0];
+  if (t == Type::kInt64) {
+    int64_t v = 0;
+    std::from_chars(s.data(), s.data() + s.size(), v);
+    return std::optional<Value>(Value::of_int(v));
+  }
+  if (t == Type::kTimestamp || t == Type::kDate) {
+    int64_t v = 0;
+    bool ok = t == Type::kDate ? mysql::parse_date_text(s, v) : mysql::parse_datetime_text(s, v);
+    if (!ok) return error("table '" + spec_.table + "': key value '" + s + "' is not a valid time");
+    return std::optional<Value>(Value::of_int(v));
+  }
+  return std::optional<Value>(Value::of_text(s));
+}
+
+// The optimizer's row estimate for lo <= first key <= hi (index dives, no scan).
+Result<int64_t> MysqlSource::estimate(Connection& conn, const TableInfo& info, const Value& lo,
+                                      const Value& hi) {
+  sql::Builder b(sql::Dialect::kMysql);
+  b.sql("EXPLAIN SELECT " + info.ref.key[0] + " FROM " + info.ref.qualified + " FORCE INDEX (" +
+        quote_ident(info.key_index_name) + ")");
+  Shard s{0, KeyRange{lo, hi}, 0};
+  sql::add_shard_bounds(b, info.ref, s);
+  STRATA_ASSIGN_OR_RETURN(std::string text, render(b));
+  std::vector<std::string> names;
+  STRATA_ASSIGN_OR_RETURN(auto rows, conn.query(text, "estimating rows of", &names));
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == "rows" && !rows.empty() && rows[0][i]) {
+      int64_t n = 0;
+      std::from_chars(rows[0][i]->data(), rows[0][i]->data() + rows[0][i]->size(), n);
+      return n;
+    }
+  }
+  return int64_t{0};
+}
+
+Result<std::vector<Shard>> MysqlSource::plan(const Predicate& predicate,
+                                             const SplitOptions& split) {
+  if (split.shard_rows < 1) return error("shard_rows must be at least 1");
+  STRATA_ASSIGN_OR_RETURN(std::shared_ptr<const TableInfo> info, table_info());
+  STRATA_ASSIGN_OR_RETURN(PooledConnection conn, connect());
+  const bool mariadb = conn->is_mariadb();
+
+  // Bounds of the first key: from the index alone (instant), then narrowed by the whole
+  // predicate where that is cheap.
+  Predicate key_only;
+  key_only.key_from = predicate.key_from;
+  key_only.key_below = predicate.key_below;
+  sql::TableRef bare = info->ref;
+  bare.where.clear();
+  TableInfo bare_info = *info;
+  bare_info.ref = bare;
+  STRATA_ASSIGN_OR_RETURN(std::optional<Value> lo,
+                          probe_bound(*conn, bare_info, key_only, false, mariadb));
+  if (!lo || lo->is_null()) return std::vector<Shard>{};
+  STRATA_ASSIGN_OR_RETURN(std::optional<Value> hi,
+                          probe_bound(*conn, bare_info, key_only, true, mariadb));
+  if (!hi || hi->is_null()) return std::vector<Shard>{};
+  const bool filtered = predicate.time_before || predicate.time_from || !predicate.where.empty() ||
+                        !info->ref.where.empty();
+  if (filtered) {
+    STRATA_ASSIGN_OR_RETURN(std::optional<Value> flo,
+                            probe_bound(*conn, *info, predicate, false, mariadb));
+    if (flo && flo->is_null()) return std::vector<Shard>{};  // nothing matches
+    if (flo) lo = flo;
+    STRATA_ASSIGN_OR_RETURN(std::optional<Value> fhi,
+                            probe_bound(*conn, *info, predicate, true, mariadb));
+    if (fhi && !fhi->is_null()) hi = fhi;
+  }
+
+  std::vector<Shard> shards;
+  Type t = info->ref.key_types[0];
+  // (Timestamp keys walk: µs-wide ranges would meet the column's own precision at their ends.)
+  if ((t == Type::kInt64 || t == Type::kDate) && lo->is_int() && hi->is_int()) {
+    STRATA_ASSIGN_OR_RETURN(shards, plan_integer(*conn, *info, lo->as_int(), hi->as_int(), split));
+  } else {
+    STRATA_ASSIGN_OR_RETURN(shards, plan_by_walk(*conn, *info, key_only, *lo, split));
+  }
+  // A key above the planned maximum, inserted later, belongs to the last shard.
+  if (!shards.empty()) shards.back().range.hi = Value::null();
+  return shards;
+}
+
+// Equal-width ranges of the integer key, split further where the optimizer's estimate says a
+// range holds more than shard_rows, then merged while neighbours fit in one shard.
+Result<std::vector<Shard>> MysqlSource::plan_integer(Connection& conn, const TableInfo& info,
+                                                     int64_t lo, int64_t hi,
+                                                     const SplitOptions& split) {
+  struct Range {
+    int64_t lo, hi, rows;
+  };
+  const int64_t target = split.shard_rows;
+  STRATA_ASSIGN_OR_RETURN(int64_t total,
+                          estimate(conn, info, Value::of_int(lo), Value::of_int(hi)));
+  std::vector<Range> todo;  // a stack: the next range to look at is at the back
+  std::vector<Range> done;
+  auto push_split = [&](int64_t a, int64_t b, int64_t rows) {
+    __int128 width = static_cast<__int128>(b) - a + 1;
+    __int128 parts = std::max<int64_t>(1, (rows + target - 1) / target);
+    if (parts > width) parts = width;
+    if (parts > 4096) parts = 4096;  // refined further when looked at
+    std::vector<Range> pieces;
+    for (__int128 i = 0; i < parts; ++i) {
+      int64_t pa = static_cast<int64_t>(a + width * i / parts);
+      int64_t pb = static_cast<int64_t>(a + width * (i + 1) / parts - 1);
+      pieces.push_back(Range{pa, pb, -1});
+    }
+    for (auto it = pieces.rbegin(); it != pieces.rend(); ++it) todo.push_back(*it);
+  };
+  if (total <= target) {
+    done.push_back(Range{lo, hi, total});
+  } else {
+    push_split(lo, hi, total);
+  }
+  int64_t steps = 0;
+  while (!todo.empty()) {
+    Range r = todo.back();
+    todo.pop_back();
+    if (r.rows < 0) {
+      if (++steps > kMaxRefineSteps) {
+        r.rows = target;  // stop refining: equal widths from here on
+      } else {
+        STRATA_ASSIGN_OR_RETURN(r.rows,
+                                estimate(conn, info, Value::of_int(r.lo), Value::of_int(r.hi)));
+      }
+    }
+    if (r.rows > target + target / 4 && r.hi > r.lo) {
+      push_split(r.lo, r.hi, r.rows);
+      continue;
+    }
+    if (!done.empty() && done.back().rows + r.rows <= target) {
+      done.back().hi = r.hi;
+      done.back().rows += r.rows;
+    } else {
+      done.push_back(r);
+    }
+  }
+  std::vector<Shard> shards;
+  for (const Range& r : done) {
+    Shard s;
+    s.index = static_cast<int>(shards.size());
+    s.range = KeyRange{Value::of_int(r.lo), Value::of_int(r.hi)};
+    s.estimated_rows = std::max<int64_t>(r.rows, 1);
+    shards.push_back(std::move(s));
+  }
+  return shards;
+}
+
+// Keys that are not integers: every shard_rows-th key of the key index (an index-only walk).
+Result<std::vector<Shard>> MysqlSource::plan_by_walk(Connection& conn, const TableInfo& info,
+                                                     const Predicate& key_only, Value lo,
+                                                     const SplitOptions& split) {
+  std::vector<Shard> shards;
+  for (;;) {
+    sql::Builder b(sql::Dialect::kMysql);
+    b.sql("SELECT " + info.ref.key[0] + " FROM " + info.ref.qualified + " FORCE INDEX (" +
+          quote_ident(info.key_index_name) + ")");
+    b.cond().sql(info.ref.key[0] + " >= ").param(lo, info.ref.key_types[0]);
+    sql::TableRef bare = info.ref;
+    bare.where.clear();
+    sql::add_predicate(b, bare, key_only);
+    // Composite keys repeat the first column: DISTINCT keeps a leading value in one shard.
+    b.sql(" GROUP BY " + info.ref.key[0] + " ORDER BY " + info.ref.key[0] + " LIMIT 2 OFFSET " +
+          std::to_string(split.shard_rows - 1));
+    STRATA_ASSIGN_OR_RETURN(std::string text, render(b));
+    STRATA_ASSIGN_OR_RETURN(auto rows, conn.query(text, "planning shards of"));
+    Shard s;
+    s.index = static_cast<int>(shards.size());
+    s.estimated_rows = split.shard_rows;
+    auto value = [&](const std::string& v) -> Value {
+      Type t = info.ref.key_types[0];
+      int64_t x = 0;
+      if (t == Type::kDate && mysql::parse_date_text(v, x)) return Value::of_int(x);
+      if (t == Type::kTimestamp && mysql::parse_datetime_text(v, x)) return Value::of_int(x);
+      if (t == Type::kInt64) {
+        std::from_chars(v.data(), v.data() + v.size(), x);
+        return Value::of_int(x);
+      }
+      return Value::of_text(v);
+    };
+    if (rows.size() < 2 || !rows[0][0] || !rows[1][0]) {
+      s.range = KeyRange{lo, Value::null()};
+      shards.push_back(std::move(s));
+      break;
+    }
+    s.range = KeyRange{lo, value(*rows[0][0])};
+    shards.push_back(std::move(s));
+    lo = value(*rows[1][0]);
+  }
+  return shards;
+}
+
+Result<uint64_t> MysqlSource::delete_keys(const Predicate& predicate, const Shard& shard,
+                                          const Batch& keys) {
+  if (keys.num_rows() == 0) return uint64_t{0};
+  STRATA_ASSIGN_OR_RETURN(std::shared_ptr<const TableInfo> info, table_info());
+  if (keys.num_columns() != info->ref.key.size()) {
+    return error("delete from table '" + spec_.table + "' got " +
+                 std::to_string(keys.num_columns()) + " key columns, expected " +
+                 std::to_string(info->ref.key.size()));
+  }
+  STRATA_ASSIGN_OR_RETURN(PooledConnection conn, connect());
+  const std::string prefix =
+      conn->is_mariadb() ? "SET STATEMENT max_statement_time=" +
+                               std::to_string(pool_->options().statement_timeout_s) + " FOR "
+                         : "";
+  const char* op = "purging from";
+  STRATA_TRY(conn->exec("START TRANSACTION", op));
+  uint64_t deleted = 0;
+  Status s;
+  for (size_t begin = 0; begin < keys.num_rows() && s.is_ok(); begin += kDeleteChunk) {
+    size_t end = std::min(keys.num_rows(), begin + kDeleteChunk);
+    sql::Builder b(sql::Dialect::kMysql);
+    b.sql(prefix);
+    sql::build_delete(b, info->ref, predicate, shard, keys, begin, end);
+    Result<std::string> text = render(b);
+    if (!text.is_ok()) {
+      s = text.status().with_context("mysql " + where_.store + ": purging from table '" +
+                                     spec_.table + "'");
+      break;
+    }
+    s = conn->exec(*text, op);
+    if (s.is_ok()) deleted += conn->affected_rows();
+  }
+  if (s.is_ok()) s = conn->exec("COMMIT", "purging (commit) from");
+  if (!s.is_ok()) {
+    if (conn->healthy()) (void)conn->exec("ROLLBACK", "purging (rollback) from");
+    return s;
+  }
+  return deleted;
+}
+
+Result<Micros> MysqlSource::replication_lag() {
+  STRATA_ASSIGN_OR_RETURN(std::shared_ptr<ConnectionPool> p, pool());
+  mysql::ConnectOptions base = p->options();
+  std::vector<std::pair<std::string, int>> replicas = base.replicas;
+  if (replicas.empty()) {
+    STRATA_ASSIGN_OR_RETURN(PooledConnection conn, p->acquire());
+    std::vector<std::string> names;
+    STRATA_ASSIGN_OR_RETURN(auto rows,
+                            conn->query("SHOW SLAVE HOSTS", "finding the replicas of", &names));
+    size_t host_col = names.size(), port_col = names.size();
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (names[i] == "Host") host_col = i;
+      if (names[i] == "Port") port_col = i;
+    }
+    for (auto& r : rows) {
+      if (host_col >= r.size() || port_col >= r.size() || !r[host_col] || !r[port_col]) continue;
+      int port = 0;
+      std::from_chars(r[port_col]->data(), r[port_col]->data() + r[port_col]->size(), port);
+      replicas.emplace_back(*r[host_col], port);
+    }
+  }
+  Micros worst(0);
+  std::lock_guard<std::mutex> lock(replicas_mu_);
+  for (const auto& [host, port] : replicas) {
+    const std::string name = host + ":" + std::to_string(port);
+    ErrorContext where{where_.store + " (replica " + name + ")", ""};
+    std::unique_ptr<Connection>& conn = replicas_[name];
+    if (!conn || !conn->healthy()) {
+      mysql::ConnectOptions o = base;
+      o.host = host;
+      o.port = port;
+      o.socket.clear();
+      o.database.clear();  // the replica may not have the database yet
+      Result<std::unique_ptr<Connection>> c = Connection::open(o, where);
+      if (!c.is_ok()) {
+        return Status::retryable("mysql " + where_.store + ": replica " + name +
+                                 " is unreachable, so its lag is unknown: " +
+                                 c.status().message());
+      }
+      conn = std::move(c).value();
+    }
+    std::vector<std::string> names;
+    Result<std::vector<Connection::Row>> rows = conn->query(
+        conn->is_mariadb() ? "SHOW SLAVE STATUS" : "SHOW REPLICA STATUS", "asking the lag of",
+        &names);
+    if (!rows.is_ok()) {
+      if (!conn->healthy()) {
+        return Status::retryable("mysql " + where_.store + ": replica " + name +
+                                 " is unreachable, so its lag is unknown: " +
+                                 rows.status().message());
+      }
+      return rows.status();
+    }
+    size_t col = names.size();
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (names[i] == "Seconds_Behind_Master" || names[i] == "Seconds_Behind_Source") col = i;
+    }
+    if (rows->empty() || col == names.size()) {
+      return Status::permanent("mysql " + where_.store + ": " + name +
+                               " is not replicating (SHOW SLAVE STATUS is empty); remove it "
+                               "from replicas= in the URI");
+    }
+    for (auto& r : *rows) {
+      if (!r[col]) {
+        worst = std::max(worst, kStoppedReplicaLag);  // SQL thread stopped: lag without bound
+        continue;
+      }
+      int64_t secs = 0;
+      std::from_chars(r[col]->data(), r[col]->data() + r[col]->size(), secs);
+      worst = std::max<Micros>(worst, std::chrono::seconds(secs));
+    }
+  }
+  return worst;
+}
+
+}  // namespace
+
+namespace mysql {
+
+Result<std::unique_ptr<Source>> open_source_at(const SourceSpec& spec, const Uri& uri) {
+  STRATA_TRY(check_uri(uri, uri.query.count("table") ? "table" : ""));
+  if (spec.table.empty()) {
+    return Status::permanent("mysql " + uri.redacted() +
+                             ": no table given (set the source's table)");
+  }
+  if (spec.key_columns.empty() || spec.key_columns.front().empty()) {
+    return Status::permanent("mysql " + uri.redacted() + ": no key column given for table '" +
+                             spec.table + "' (set the source's key)");
+  }
+  return std::unique_ptr<Source>(std::make_unique<MysqlSource>(spec, uri));
+}
+
+}  // namespace mysql
+
+Result<std::unique_ptr<Source>> open_mysql_source(const SourceSpec& spec) {
+  // Parsed unexpanded: ${ENV} references stay unexpanded in every message.
+  STRATA_ASSIGN_OR_RETURN(Uri uri, parse_uri(spec.uri));
+  if (uri.query.count("table")) {
+    return Status::permanent("mysql " + uri.redacted() +
+                             ": a source names its table in the policy, not with ?table= "
+                             "(that is for cold-table targets)");
+  }
+  return mysql::open_source_at(spec, uri);
+}
+
+}  // namespace strata

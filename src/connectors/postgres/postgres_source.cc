@@ -1,0 +1,1013 @@
+// The PostgreSQL source: catalog-driven describe, sampled plans, binary COPY reads, key deletes.
+#include "connectors/postgres/postgres_source.h"
+
+#include <poll.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <optional>
+
+#include "connectors/postgres/pg_connection.h"
+#include "connectors/postgres/pg_types.h"
+#include "connectors/sql/sql_text.h"
+#include "core/schema.h"
+
+namespace strata {
+
+namespace {
+
+using pg::ConnectionPool;
+using pg::Decode;
+using pg::ErrorContext;
+using pg::PgResult;
+using sql::Dialect;
+
+constexpr int64_t kDefaultExactRows = 2000000;
+constexpr size_t kDeleteParams = 20000;  // bound parameters per DELETE statement
+constexpr const char* kProbeTimeout = "2s";
+constexpr size_t kMaxListedNames = 30;
+constexpr char kCopySignature[] = "PGCOPY\n\377\r\n";  // + '\0': 11 bytes
+
+std::string quote(std::string_view name) { return sql::quote_ident(Dialect::kPostgres, name); }
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+std::string join_names(const std::vector<std::string>& names) {
+  std::string out;
+  for (size_t i = 0; i < names.size() && i < kMaxListedNames; ++i) {
+    if (i > 0) out += ", ";
+    out += names[i];
+  }
+  if (names.size() > kMaxListedNames) out += ", ...";
+  if (names.empty()) out = "none";
+  return out;
+}
+
+inline int16_t be16s(const char* p) {
+  uint16_t v;
+  std::memcpy(&v, p, 2);
+  return static_cast<int16_t>(__builtin_bswap16(v));
+}
+inline int32_t be32s(const char* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return static_cast<int32_t>(__builtin_bswap32(v));
+}
+
+// What describe() found, shared read-only by every call afterwards.
+struct TableInfo {
+  std::string schema_name;
+  std::string table_name;
+  int64_t oid = 0;
+  std::shared_ptr<const Schema> schema;
+  std::vector<Decode> decodes;     // per schema column
+  std::vector<std::string> exprs;  // per schema column: the COPY select expression
+  std::string select_list;
+  sql::TableRef ref;
+  std::vector<int> key_index;  // schema index of each key column
+  int time_index = -1;
+
+  Decode first_key_decode() const { return decodes[static_cast<size_t>(key_index[0])]; }
+  Type first_key_type() const { return ref.key_types[0]; }
+  const std::string& first_key_expr() const { return exprs[static_cast<size_t>(key_index[0])]; }
+};
+
+// One tuple of a binary COPY stream: `fields` fields starting at `p`.
+struct Tuple {
+  const char* p = nullptr;
+  const char* end = nullptr;
+  int fields = 0;
+};
+
+// Walks the fields of a tuple. Returns false when the tuple is malformed.
+class FieldCursor {
+ public:
+  explicit FieldCursor(const Tuple& t) : p_(t.p), end_(t.end) {}
+  // data = nullptr for NULL.
+  bool next(const char*& data, size_t& len) {
+    if (end_ - p_ < 4) return false;
+    int32_t n = be32s(p_);
+    p_ += 4;
+    if (n < 0) {
+      data = nullptr;
+      len = 0;
+      return true;
+    }
+    if (end_ - p_ < n) return false;
+    data = p_;
+    len = static_cast<size_t>(n);
+    p_ += n;
+    return true;
+  }
+
+ private:
+  const char* p_;
+  const char* end_;
+};
+
+// A running `COPY (...) TO STDOUT (FORMAT binary)`: one tuple per CopyData message (as the
+// server sends them), read with async PQgetCopyData and poll(), so libpq holds one row at a time
+// and the server blocks on a full socket while the caller is busy.
+class CopyStream {
+ public:
+  CopyStream() = default;
+  ~CopyStream() { PQfreemem(buf_); }
+  CopyStream(const CopyStream&) = delete;
+  CopyStream& operator=(const CopyStream&) = delete;
+
+  Status start(pg::Connection& conn, const std::string& select, std::string_view op) {
+    conn_ = &conn;
+    op_ = op;
+    std::string sql = "COPY (" + select + ") TO STDOUT (FORMAT binary)";
+    if (PQsendQuery(conn.get(), sql.c_str()) != 1) {
+      return pg::status_of(conn.get(), nullptr, conn.where(), op_);
+    }
+    PgResult r(PQgetResult(conn.get()));
+    if (r.get() == nullptr || PQresultStatus(r.get()) != PGRES_COPY_OUT) {
+      Status s = pg::status_of(conn.get(), r.get(), conn.where(), op_);
+      drain();
+      return s;
+    }
+    return Status::ok();
+  }
+
+  // The next tuple; false at the end of the stream (after checking the COPY succeeded).
+  Result<bool> next(Tuple& t) {
+    for (;;) {
+      if (done_) return false;
+      PQfreemem(buf_);
+      buf_ = nullptr;
+      int n = PQgetCopyData(conn_->get(), &buf_, 1);
+      if (n == 0) {
+        STRATA_TRY(wait_readable());
+        continue;
+      }
+      if (n == -1) {  // COPY finished: its final result says whether it succeeded
+        done_ = true;
+        PgResult r(PQgetResult(conn_->get()));
+        Status s = r.get() != nullptr && PQresultStatus(r.get()) == PGRES_COMMAND_OK
+                       ? Status::ok()
+                       : pg::status_of(conn_->get(), r.get(), conn_->where(), op_);
+        drain();
+        if (!s.is_ok()) return s;
+        if (!saw_trailer_) return malformed("the stream ended without its trailer");
+        return false;
+      }
+      if (n < 0) {
+        done_ = true;
+        return pg::status_of(conn_->get(), nullptr, conn_->where(), op_);
+      }
+      const char* p = buf_;
+      const char* end = buf_ + n;
+      if (!saw_header_) {
+        if (n < 19 || std::memcmp(p, kCopySignature, 11) != 0) {
+          return malformed("no binary COPY signature");
+        }
+        int32_t ext = be32s(p + 15);
+        if (ext < 0 || end - (p + 19) < ext) return malformed("a bad header extension");
+        p += 19 + ext;
+        saw_header_ = true;
+        if (p == end) continue;
+      }
+      if (end - p < 2) return malformed("a truncated tuple");
+      int16_t fields = be16s(p);
+      p += 2;
+      if (fields == -1) {
+        saw_trailer_ = true;
+        continue;
+      }
+      t.p = p;
+      t.end = end;
+      t.fields = fields;
+      return true;
+    }
+  }
+
+ private:
+  Status wait_readable() {
+    pollfd fd{PQsocket(conn_->get()), POLLIN, 0};
+    int rc = poll(&fd, 1, -1);
+    if (rc < 0 && errno != EINTR) {
+      return Status::retryable(conn_->where().store + ": " + std::string(op_) + " table '" +
+                               conn_->where().table + "' failed: poll: " + std::strerror(errno));
+    }
+    if (PQconsumeInput(conn_->get()) != 1) {
+      done_ = true;
+      return pg::status_of(conn_->get(), nullptr, conn_->where(), op_);
+    }
+    return Status::ok();
+  }
+
+  void drain() {
+    while (PGresult* r = PQgetResult(conn_->get())) PQclear(r);
+  }
+
+  Status malformed(const std::string& what) {
+    done_ = true;
+    return Status::permanent(conn_->where().store + ": " + std::string(op_) + " table '" +
+                             conn_->where().table + "': unexpected binary COPY data (" + what +
+                             ")");
+  }
+
+  pg::Connection* conn_ = nullptr;
+  std::string_view op_;
+  char* buf_ = nullptr;
+  bool saw_header_ = false;
+  bool saw_trailer_ = false;
+  bool done_ = false;
+};
+
+// The key tuple of a COPY row, for messages: "42" or "(7, 'a')".
+std::string key_text(const TableInfo& info, const Tuple& t) {
+  std::vector<std::string> parts(info.key_index.size(), "?");
+  FieldCursor cur(t);
+  std::string scratch;
+  for (int c = 0; c < t.fields; ++c) {
+    const char* data;
+    size_t len;
+    if (!cur.next(data, len)) break;
+    for (size_t k = 0; k < info.key_index.size(); ++k) {
+      if (info.key_index[k] != c) continue;
+      ColumnVector v((*info.schema)[static_cast<size_t>(c)].type);
+      if (data == nullptr) {
+        parts[k] = "NULL";
+      } else if (pg::decode_value(info.decodes[static_cast<size_t>(c)], data, len, v, scratch)
+                     .empty()) {
+        parts[k] = v.value_at(0).to_string();
+      }
+    }
+  }
+  if (parts.size() == 1) return parts[0];
+  std::string out = "(";
+  for (size_t i = 0; i < parts.size(); ++i) out += (i ? ", " : "") + parts[i];
+  return out + ")";
+}
+
+class PostgresBatchReader final : public BatchReader {
+ public:
+  PostgresBatchReader(std::shared_ptr<const TableInfo> info, const ErrorContext& where,
+                      ConnectionPool::Lease conn, size_t batch_rows)
+      : info_(std::move(info)),
+        prefix_(where.store + ": reading table '" + where.table + "': "),
+        conn_(std::move(conn)),
+        batch_rows_(batch_rows) {}
+
+  ~PostgresBatchReader() override {
+    if (!finished_) conn_.discard();  // mid-COPY: closing the socket ends the server's side
+  }
+
+  Status start(const std::string& select) { return stream_.start(*conn_, select, "reading"); }
+
+  Result<bool> next(Batch& batch) override {
+    batch.clear();
+    if (finished_) return false;
+    const size_t ncols = info_->decodes.size();
+    size_t rows = 0;
+    Tuple t;
+    while (rows < batch_rows_) {
+      Result<bool> more = stream_.next(t);
+      if (!more.is_ok()) {
+        conn_.discard();
+        finished_ = true;
+        return more.status();
+      }
+      if (!*more) {
+        finished_ = true;
+        break;
+      }
+      if (static_cast<size_t>(t.fields) != ncols) {
+        return fail("a row with " + std::to_string(t.fields) + " fields, expected " +
+                    std::to_string(ncols));
+      }
+      FieldCursor cur(t);
+      for (size_t c = 0; c < ncols; ++c) {
+        const char* data;
+        size_t len;
+        if (!cur.next(data, len)) return fail("a truncated row");
+        ColumnVector& out = batch.column(c);
+        if (data == nullptr) {
+          out.append_null();
+          continue;
+        }
+        std::string err = pg::decode_value(info_->decodes[c], data, len, out, scratch_);
+        if (!err.empty()) return bad_value(t, c, err);
+      }
+      ++rows;
+    }
+    return rows > 0;
+  }
+
+ private:
+  Status fail(const std::string& what) {
+    conn_.discard();
+    finished_ = true;
+    return Status::permanent(prefix_ + "unexpected binary COPY data (" + what + ")");
+  }
+
+  Status bad_value(const Tuple& t, size_t c, const std::string& what) {
+    const Column& col = (*info_->schema)[c];
+    std::string msg = prefix_ + "column '" + col.name + "' (" + col.source_type +
+                      ") at key " + key_text(*info_, t) + " holds " + what +
+                      ", which Strata cannot archive: fix the row, narrow the selection with "
+                      "where, or add the column to the source's exclude list";
+    conn_.discard();
+    finished_ = true;
+    return Status::permanent(msg);
+  }
+
+  std::shared_ptr<const TableInfo> info_;
+  const std::string prefix_;  // "postgres URI: reading table 't': "
+  ConnectionPool::Lease conn_;
+  CopyStream stream_;
+  size_t batch_rows_;
+  std::string scratch_;
+  bool finished_ = false;
+};
+
+class PostgresSource final : public Source {
+ public:
+  PostgresSource(SourceSpec spec, pg::ConnectOptions options, int64_t exact_rows)
+      : spec_(std::move(spec)),
+        where_{"postgres " + options.uri.redacted(), spec_.table},
+        options_(std::move(options)),
+        exact_rows_(exact_rows) {}
+
+  Result<Schema> describe() override {
+    STRATA_ASSIGN_OR_RETURN(std::shared_ptr<const TableInfo> info, table_info());
+    return *info->schema;
+  }
+
+  Result<std::vector<Shard>> plan(const Predicate& predicate, const SplitOptions& split) override {
+    if (split.shard_rows < 1) return error("shard_rows must be at least 1");
+    STRATA_ASSIGN_OR_RETURN(std::shared_ptr<const TableInfo> info, table_info());
+    STRATA_ASSIGN_OR_RETURN(ConnectionPool::Lease conn, connect());
+    const char* op = "planning shards of";
+    const TableInfo& ti = *info;
+
+    // The first key's extent within the predicate's key window, from the index's ends.
+    Value lo, hi;
+    {
+      sql::Builder b(Dialect::kPostgres);
+      b.sql("SELECT " + agg_expr(ti, "min") + ", " + agg_expr(ti, "max") + " FROM " +
+            ti.ref.qualified);
+      Predicate keys_only;
+      keys_only.key_from = predicate.key_from;
+      keys_only.key_below = predicate.key_below;
+      sql::TableRef bare = ti.ref;
+      bare.where.clear();
+      sql::add_predicate(b, bare, keys_only);
+      STRATA_ASSIGN_OR_RETURN(PgResult r, conn->query(b.text(), b.params(), op, true));
+      STRATA_ASSIGN_OR_RETURN(lo, decode_cell(ti, r, 0, 0));
+      STRATA_ASSIGN_OR_RETURN(hi, decode_cell(ti, r, 0, 1));
+    }
+    if (lo.is_null()) return std::vector<Shard>{};
+
+    // Tighten to the selected rows when that is quick (old rows usually sit at one end).
+    const bool filtered = predicate.time_before || predicate.time_from ||
+                          !predicate.where.empty() || !ti.ref.where.empty();
+    if (filtered) {
+      STRATA_ASSIGN_OR_RETURN(std::optional<std::optional<Value>> first,
+                              probe_end(*conn, ti, predicate, lo, hi, "ASC"));
+      if (first && !*first) return std::vector<Shard>{};  // nothing is selected
+      if (first) lo = **first;
+      STRATA_ASSIGN_OR_RETURN(std::optional<std::optional<Value>> last,
+                              probe_end(*conn, ti, predicate, lo, hi, "DESC"));
+      if (last && *last) hi = **last;
+    }
+
+    STRATA_ASSIGN_OR_RETURN(double estimate, estimate_rows(*conn, ti));
+    std::vector<Shard> shards;
+    if (estimate <= static_cast<double>(exact_rows_)) {
+      STRATA_TRY(plan_exact(*conn, ti, predicate, lo, hi, split.shard_rows, shards));
+    } else {
+      STRATA_TRY(plan_sampled(*conn, ti, predicate, lo, hi, split.shard_rows, estimate, shards));
+    }
+    return shards;
+  }
+
+  Result<std::unique_ptr<BatchReader>> read(const Predicate& predicate, const Shard& shard,
+                                            size_t batch_rows) override {
+    if (batch_rows == 0) return error("batch_rows must be at least 1");
+    STRATA_ASSIGN_OR_RETURN(std::shared_ptr<const TableInfo> info, table_info());
+    STRATA_ASSIGN_OR_RETURN(ConnectionPool::Lease conn, connect());
+    sql::Builder b(Dialect::kPostgres);
+    sql::build_read(b, info->ref, info->select_list, predicate, shard, nullptr, 0);
+    auto reader = std::make_unique<PostgresBatchReader>(info, where_, std::move(conn), batch_rows);
+    // COPY takes no parameters: the statement runs with its values as literals (the same text
+    // a dry run shows).
+    STRATA_TRY(reader->start(b.shown()));
+    return std::unique_ptr<BatchReader>(std::move(reader));
+  }
+
+  Result<uint64_t> delete_keys(const Predicate& predicate, const Shard& shard,
+                               const Batch& keys) override {
+    const size_t n = keys.num_rows();
+    if (n == 0) return uint64_t{0};
+    STRATA_ASSIGN_OR_RETURN(std::shared_ptr<const TableInfo> info, table_info());
+    if (keys.num_columns() != info->ref.key.size()) {
+      return error("delete_keys got " + std::to_string(keys.num_columns()) +
+                   " key columns, the key has " + std::to_string(info->ref.key.size()));
+    }
+    STRATA_ASSIGN_OR_RETURN(ConnectionPool::Lease conn, connect());
+    const char* op = "purging from";
+    STRATA_TRY(conn->exec("BEGIN; SET LOCAL statement_timeout = '" +
+                              pg::pg_interval_ms(options_.statement_timeout) + "'",
+                          op));
+    uint64_t deleted = 0;
+    Status s;
+    const size_t chunk = std::max<size_t>(1, kDeleteParams / keys.num_columns());
+    if (sql::is_contiguous_run(keys, 0, n)) {
+      s = delete_range(*conn, *info, predicate, shard, keys, 0, n, deleted);
+    } else {
+      for (size_t begin = 0; begin < n && s.is_ok(); begin += chunk) {
+        s = delete_range(*conn, *info, predicate, shard, keys, begin, std::min(n, begin + chunk),
+                         deleted);
+      }
+    }
+    if (s.is_ok()) s = conn->exec("COMMIT", op);
+    if (!s.is_ok()) {
+      if (PQstatus(conn->get()) == CONNECTION_OK) (void)conn->exec("ROLLBACK", op);
+      return s;
+    }
+    return deleted;
+  }
+
+  ShardStatements statements(const Predicate& predicate, const Shard& shard,
+                             size_t batch_rows) override {
+    (void)batch_rows;  // one COPY streams the whole shard
+    Result<std::shared_ptr<const TableInfo>> info = table_info();
+    if (!info.is_ok()) {
+      std::string err = "-- " + info.status().message();
+      return ShardStatements{err, err};
+    }
+    sql::Builder b(Dialect::kPostgres);
+    sql::build_read(b, (*info)->ref, (*info)->select_list, predicate, shard, nullptr, 0);
+    ShardStatements out;
+    out.read = "COPY (" + b.shown() + ") TO STDOUT (FORMAT binary)";
+    out.purge = sql::shown_delete(Dialect::kPostgres, (*info)->ref, predicate, shard);
+    return out;
+  }
+
+  Result<Micros> replication_lag() override {
+    STRATA_ASSIGN_OR_RETURN(ConnectionPool::Lease conn, connect());
+    STRATA_ASSIGN_OR_RETURN(
+        PgResult r,
+        conn->query("SELECT coalesce(max(extract(epoch FROM replay_lag)), 0)::float8 FROM "
+                    "pg_stat_replication",
+                    {}, "checking replication lag for"));
+    Result<double> seconds = parse_double(r.text(0, 0));
+    if (!seconds.is_ok()) return error("replication lag '" + r.str(0, 0) + "' is not a number");
+    return Micros(static_cast<int64_t>(std::llround(*seconds * 1e6)));
+  }
+
+ private:
+  Status error(const std::string& message) const {
+    return Status::permanent(where_.store + ": " + message);
+  }
+  Status table_error(const std::string& message) const {
+    return error("table '" + spec_.table + "' " + message);
+  }
+
+  Result<std::shared_ptr<ConnectionPool>> pool() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!pool_) pool_ = std::make_shared<ConnectionPool>(options_, where_);
+    return pool_;
+  }
+
+  Result<ConnectionPool::Lease> connect() {
+    STRATA_ASSIGN_OR_RETURN(std::shared_ptr<ConnectionPool> p, pool());
+    return p->acquire();
+  }
+
+  Result<std::shared_ptr<const TableInfo>> table_info() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (info_) return info_;
+    }
+    STRATA_ASSIGN_OR_RETURN(std::shared_ptr<const TableInfo> info, load_table_info());
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!info_) info_ = std::move(info);
+    return info_;
+  }
+
+  // ---- describe ----
+
+  Result<std::shared_ptr<const TableInfo>> load_table_info() {
+    STRATA_ASSIGN_OR_RETURN(ConnectionPool::Lease conn, connect());
+    const char* op = "describing";
+    auto info = std::make_shared<TableInfo>();
+
+    // "schema.table" names that schema's table if it exists; otherwise the whole name is a table
+    // on the search_path.
+    std::vector<sql::Param> names(3);
+    const std::string& t = spec_.table;
+    if (size_t dot = t.find('.'); dot != std::string::npos) {
+      names[0] = sql::Param{Value::of_text(t.substr(0, dot)), Type::kString};
+      names[1] = sql::Param{Value::of_text(t.substr(dot + 1)), Type::kString};
+    } else {
+      names[0] = sql::Param{Value::null(), Type::kString};
+      names[1] = sql::Param{Value::null(), Type::kString};
+    }
+    names[2] = sql::Param{Value::of_text(t), Type::kString};
+    STRATA_ASSIGN_OR_RETURN(
+        PgResult found,
+        conn->query(
+            "SELECT c.oid::int8, n.nspname, c.relname, c.relkind FROM pg_class c JOIN "
+            "pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p', 'v', 'm', "
+            "'f') AND ((n.nspname = $1::name AND c.relname = $2::name) OR (c.relname = $3::name "
+            "AND n.nspname = ANY (current_schemas(false)))) ORDER BY CASE WHEN n.nspname = "
+            "$1::name AND c.relname = $2::name THEN 0 ELSE 1 + array_position(current_schemas("
+            "false), n.nspname) END LIMIT 1",
+            names, op));
+    if (found.rows() == 0) return missing_table(*conn, names);
+    const std::string relkind = found.str(0, 3);
+    if (relkind != "r" && relkind != "p") {
+      const char* what = relkind == "v"   ? "a view"
+                         : relkind == "m" ? "a materialized view"
+                                          : "a foreign table";
+      return table_error("is " + std::string(what) +
+                         "; archive from a table (rows are deleted after archiving)");
+    }
+    info->oid = std::stoll(found.str(0, 0));
+    info->schema_name = found.str(0, 1);
+    info->table_name = found.str(0, 2);
+    info->ref.qualified = quote(info->schema_name) + "." + quote(info->table_name);
+    info->ref.where = spec_.where;
+
+    // Columns, domains resolved to their base types.
+    std::vector<sql::Param> oid{sql::Param{Value::of_int(info->oid), Type::kInt64}};
+    STRATA_ASSIGN_OR_RETURN(
+        PgResult cols,
+        conn->query(
+            "SELECT a.attname, a.attnotnull, format_type(a.atttypid, a.atttypmod), "
+            "CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END, bt.typname, "
+            "bt.typtype, bt.typcategory = 'A' AND bt.typelem <> 0, et.typname, et.typtype "
+            "FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+            "JOIN pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE "
+            "t.oid END LEFT JOIN pg_type et ON et.oid = bt.typelem AND bt.typcategory = 'A' "
+            "WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY "
+            "a.attnum",
+            oid, op));
+    std::vector<std::string> all_names;
+    for (int r = 0; r < cols.rows(); ++r) all_names.push_back(cols.str(r, 0));
+    STRATA_TRY(check_named_columns(all_names));
+
+    std::vector<Column> columns;
+    for (int r = 0; r < cols.rows(); ++r) {
+      const std::string name = cols.str(r, 0);
+      if (std::find(spec_.exclude_columns.begin(), spec_.exclude_columns.end(), name) !=
+          spec_.exclude_columns.end()) {
+        continue;
+      }
+      pg::CatalogType ct;
+      ct.name = cols.str(r, 4);
+      ct.typtype = cols.text(r, 5).empty() ? 'b' : cols.text(r, 5)[0];
+      ct.is_array = cols.text(r, 6) == "t";
+      ct.element = cols.is_null(r, 7) ? "" : cols.str(r, 7);
+      ct.element_typtype = cols.is_null(r, 8) || cols.text(r, 8).empty() ? 'b' : cols.text(r, 8)[0];
+      ct.typmod = std::stoi(cols.str(r, 3));
+      const std::string formatted = cols.str(r, 2);
+      pg::ColumnMapping m = pg::map_type(ct);
+      if (!m.supported) {
+        return table_error("column '" + name + "' has type '" + formatted +
+                           "', which Strata cannot archive: add it to the source's exclude list "
+                           "(exclude: " +
+                           name + ") to leave it out of the archive");
+      }
+      Column c;
+      c.name = name;
+      c.type = m.type;
+      c.nullable = cols.text(r, 1) != "t";
+      c.precision = m.precision;
+      c.scale = m.scale;
+      c.source_type = formatted;
+      info->decodes.push_back(m.decode);
+      std::string q = quote(name);
+      info->exprs.push_back(m.cast == "text"   ? q + "::text"
+                            : m.cast == "json" ? "to_json(" + q + ")"
+                                               : q);
+      columns.push_back(std::move(c));
+    }
+    auto find = [&](const std::string& name) {
+      for (size_t i = 0; i < columns.size(); ++i) {
+        if (columns[i].name == name) return static_cast<int>(i);
+      }
+      return -1;
+    };
+
+    // The key: the primary key's or a unique index's columns, in index order.
+    for (const std::string& key : spec_.key_columns) {
+      int i = find(key);
+      if (i < 0) return error("key column '" + key + "' is excluded in table '" + spec_.table + "'");
+      const Column& c = columns[static_cast<size_t>(i)];
+      if (c.type == Type::kJson) {
+        return table_error("key column '" + key + "' is " + c.source_type +
+                           ", which cannot be compared by range; choose another key");
+      }
+      info->key_index.push_back(i);
+      info->ref.key.push_back(quote(c.name));
+      info->ref.key_types.push_back(c.type);
+    }
+    STRATA_TRY(check_unique(*conn, info->oid));
+
+    // The time column: a date or a timestamp.
+    if (!spec_.time_column.empty()) {
+      info->time_index = find(spec_.time_column);
+      if (info->time_index < 0) {
+        return error("time column '" + spec_.time_column + "' is excluded in table '" +
+                     spec_.table + "'");
+      }
+      const Column& c = columns[static_cast<size_t>(info->time_index)];
+      if (c.type != Type::kTimestamp && c.type != Type::kDate) {
+        return table_error("time column '" + c.name + "' is " + c.source_type +
+                           "; it must be a date, timestamp or timestamptz column");
+      }
+      info->ref.time = quote(c.name);
+    }
+
+    for (size_t i = 0; i < columns.size(); ++i) {
+      if (i > 0) info->select_list += ", ";
+      info->select_list += info->exprs[i];
+    }
+    info->schema = std::make_shared<const Schema>(std::move(columns));
+    return std::shared_ptr<const TableInfo>(std::move(info));
+  }
+
+  Status missing_table(pg::Connection& conn, const std::vector<sql::Param>& names) {
+    // A table whose name differs only in case, else the tables that do exist.
+    STRATA_ASSIGN_OR_RETURN(
+        PgResult similar,
+        conn.query("SELECT n.nspname, c.relname, n.nspname = ANY (current_schemas(false)) FROM "
+                   "pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN "
+                   "('r', 'p') AND (lower(c.relname) = lower($3) OR (lower(n.nspname) = "
+                   "lower($1) AND lower(c.relname) = lower($2))) ORDER BY 1, 2 LIMIT 1",
+                   names, "describing"));
+    if (similar.rows() > 0) {
+      std::string guess = similar.text(0, 2) == "t" && spec_.table.find('.') == std::string::npos
+                              ? similar.str(0, 1)
+                              : similar.str(0, 0) + "." + similar.str(0, 1);
+      return table_error("does not exist (did you mean '" + guess +
+                         "'? names are case-sensitive)");
+    }
+    std::vector<sql::Param> schema{names[0]};
+    STRATA_ASSIGN_OR_RETURN(
+        PgResult list,
+        conn.query("SELECT CASE WHEN n.nspname = ANY (current_schemas(false)) THEN c.relname "
+                   "ELSE n.nspname || '.' || c.relname END FROM pg_class c JOIN pg_namespace n "
+                   "ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') AND NOT "
+                   "c.relispartition AND (n.nspname = ANY (current_schemas(false)) OR n.nspname "
+                   "= $1::name) ORDER BY 1",
+                   schema, "describing"));
+    std::vector<std::string> tables;
+    for (int r = 0; r < list.rows(); ++r) tables.push_back(list.str(r, 0));
+    return table_error("does not exist (tables: " + join_names(tables) +
+                       "; schema-qualify a table outside the search_path)");
+  }
+
+  // Key, time and excluded columns exist (names are case-sensitive: a near miss gets a hint).
+  Status check_named_columns(const std::vector<std::string>& names) {
+    auto check = [&](const std::string& name, const std::string& role) -> Status {
+      if (std::find(names.begin(), names.end(), name) != names.end()) return Status::ok();
+      for (const std::string& n : names) {
+        if (iequals(n, name)) {
+          return error(role + " column '" + name + "' does not exist in table '" + spec_.table +
+                       "' (did you mean '" + n + "'? names are case-sensitive)");
+        }
+      }
+      return error(role + " column '" + name + "' does not exist in table '" + spec_.table +
+                   "' (columns: " + join_names(names) + ")");
+    };
+    if (spec_.key_columns.empty()) return error("no key column given for table '" + spec_.table + "'");
+    for (const std::string& k : spec_.key_columns) STRATA_TRY(check(k, "key"));
+    if (!spec_.time_column.empty()) STRATA_TRY(check(spec_.time_column, "time"));
+    for (const std::string& x : spec_.exclude_columns) {
+      STRATA_TRY(check(x, "excluded"));
+      if (x == spec_.time_column ||
+          std::find(spec_.key_columns.begin(), spec_.key_columns.end(), x) !=
+              spec_.key_columns.end()) {
+        return table_error("column '" + x +
+                           "' is a key or time column and cannot be excluded");
+      }
+    }
+    return Status::ok();
+  }
+
+  // The key columns are exactly the primary key's or a valid, non-partial unique index's, in
+  // index order.
+  Status check_unique(pg::Connection& conn, int64_t oid) {
+    std::vector<sql::Param> params{sql::Param{Value::of_int(oid), Type::kInt64}};
+    STRATA_ASSIGN_OR_RETURN(
+        PgResult r,
+        conn.query("SELECT ic.relname, i.indisprimary, a.attname FROM pg_index i JOIN pg_class "
+                   "ic ON ic.oid = i.indexrelid CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH "
+                   "ORDINALITY AS k(attnum, ord) JOIN pg_attribute a ON a.attrelid = i.indrelid "
+                   "AND a.attnum = k.attnum WHERE i.indrelid = $1::oid AND i.indisunique AND "
+                   "i.indisvalid AND i.indpred IS NULL AND k.ord <= i.indnkeyatts ORDER BY "
+                   "i.indisprimary DESC, ic.relname, k.ord",
+                   params, "describing the indexes of"));
+    // Expression indexes have attnum 0 and so drop out of the join; catch them by count.
+    struct Index {
+      std::string name;
+      bool primary = false;
+      std::vector<std::string> columns;
+    };
+    std::vector<Index> indexes;
+    for (int i = 0; i < r.rows(); ++i) {
+      if (indexes.empty() || indexes.back().name != r.str(i, 0)) {
+        indexes.push_back(Index{r.str(i, 0), r.text(i, 1) == "t", {}});
+      }
+      indexes.back().columns.push_back(r.str(i, 2));
+    }
+    std::vector<std::string> described;
+    for (const Index& ix : indexes) {
+      if (ix.columns == spec_.key_columns) return Status::ok();
+      std::string cols = "(";
+      for (size_t i = 0; i < ix.columns.size(); ++i) cols += (i ? ", " : "") + ix.columns[i];
+      cols += ")";
+      described.push_back(cols + (ix.primary ? " [primary key]" : " [unique index " + ix.name + "]"));
+    }
+    std::string key = "(";
+    for (size_t i = 0; i < spec_.key_columns.size(); ++i) {
+      key += (i ? ", " : "") + spec_.key_columns[i];
+    }
+    key += ")";
+    for (size_t i = 0; i < indexes.size(); ++i) {
+      std::vector<std::string> a = indexes[i].columns, b = spec_.key_columns;
+      std::sort(a.begin(), a.end());
+      std::sort(b.begin(), b.end());
+      if (a == b) {
+        return table_error("key " + key + " lists the columns of " + described[i] +
+                           " in another order: list them in the index's order");
+      }
+    }
+    return table_error("key " + key +
+                       " is not the primary key or a unique index's columns (unique keys: " +
+                       join_names(described) +
+                       "): choose one of them, or add a primary key or unique index");
+  }
+
+  // ---- plan ----
+
+  // min(k)/max(k) in the form reads produce (casts applied after the aggregate).
+  static std::string agg_expr(const TableInfo& ti, const char* fn) {
+    const std::string& k = ti.ref.key[0];
+    const std::string& e = ti.first_key_expr();
+    std::string call = std::string(fn) + "(" + k + ")";
+    if (e == k) return call;
+    return e.substr(0, e.find(k)) + call + e.substr(e.find(k) + k.size());
+  }
+
+  Result<Value> decode_cell(const TableInfo& ti, const PgResult& r, int row, int col) const {
+    if (r.is_null(row, col)) return Value::null();
+    ColumnVector v(ti.first_key_type());
+    std::string scratch;
+    std::string_view cell = r.text(row, col);
+    std::string err = pg::decode_value(ti.first_key_decode(), cell.data(), cell.size(), v, scratch);
+    if (!err.empty()) return table_error("key column holds " + err + "; choose another key");
+    return v.value_at(0);
+  }
+
+  // The first (ASC) or last (DESC) selected key, if the server finds it within kProbeTimeout.
+  // nullopt = timed out; an empty optional inside = no row is selected.
+  Result<std::optional<std::optional<Value>>> probe_end(pg::Connection& conn, const TableInfo& ti,
+                                                        const Predicate& p, const Value& lo,
+                                                        const Value& hi, const char* dir) {
+    sql::Builder b(Dialect::kPostgres);
+    b.sql("SELECT " + ti.first_key_expr() + " FROM " + ti.ref.qualified);
+    Shard range{0, KeyRange{lo, hi}, 0};
+    sql::add_shard_bounds(b, ti.ref, range);
+    sql::add_predicate(b, ti.ref, p);
+    b.sql(" ORDER BY " + ti.ref.key[0] + " " + dir + " LIMIT 1");
+    const char* op = "planning shards of";
+    STRATA_TRY(conn.exec(std::string("BEGIN; SET LOCAL statement_timeout = '") + kProbeTimeout +
+                             "'",
+                         op));
+    Result<PgResult> r = conn.query(b.text(), b.params(), op, true);
+    if (!r.is_ok()) {
+      bool timed_out = r.status().message().find("SQLSTATE 57014") != std::string::npos;
+      if (PQstatus(conn.get()) == CONNECTION_OK) (void)conn.exec("ROLLBACK", op);
+      if (timed_out) return std::optional<std::optional<Value>>();
+      return r.status();
+    }
+    STRATA_TRY(conn.exec("COMMIT", op));
+    if (r->rows() == 0) return std::optional<std::optional<Value>>(std::optional<Value>());
+    STRATA_ASSIGN_OR_RETURN(Value v, decode_cell(ti, *r, 0, 0));
+    return std::optional<std::optional<Value>>(std::optional<Value>(std::move(v)));
+  }
+
+  // Rows in the table now: pg_class's density scaled to the current size (as the planner does),
+  // so stale statistics on a grown table still estimate it well.
+  Result<double> estimate_rows(pg::Connection& conn, const TableInfo& ti) {
+    std::vector<sql::Param> params{sql::Param{Value::of_int(ti.oid), Type::kInt64}};
+    STRATA_ASSIGN_OR_RETURN(
+        PgResult r,
+        conn.query("SELECT coalesce(sum(c.reltuples) FILTER (WHERE c.reltuples >= 0), -1)::float8, "
+                   "coalesce(sum(c.relpages) FILTER (WHERE c.reltuples >= 0), 0)::float8, "
+                   "coalesce(sum(pg_relation_size(c.oid)), 0)::float8 / "
+                   "current_setting('block_size')::float8 FROM pg_partition_tree($1::oid::regclass) "
+                   "t JOIN pg_class c ON c.oid = t.relid WHERE t.isleaf",
+                   params, "estimating the size of"));
+    double tuples = std::stod(r.str(0, 0));
+    double pages = std::stod(r.str(0, 1));
+    double current = std::stod(r.str(0, 2));
+    double density = tuples > 0 && pages > 0 ? tuples / pages : 100.0;
+    return density * current;
+  }
+
+  // Exact: walk the selected first-key values in order, cutting every shard_rows rows (only
+  // where the value changes, so a composite key's leading value stays in one shard).
+  Status plan_exact(pg::Connection& conn, const TableInfo& ti, const Predicate& p, const Value& lo,
+                    const Value& hi, int64_t shard_rows, std::vector<Shard>& shards) {
+    sql::Builder b(Dialect::kPostgres);
+    b.sql("SELECT " + ti.first_key_expr() + " FROM " + ti.ref.qualified);
+    sql::add_shard_bounds(b, ti.ref, Shard{0, KeyRange{lo, hi}, 0});
+    sql::add_predicate(b, ti.ref, p);
+    b.sql(" ORDER BY " + ti.ref.key[0]);
+    CopyStream stream;
+    STRATA_TRY(stream.start(conn, b.shown(), "planning shards of"));
+    std::string prev, scratch;
+    bool have_prev = false;
+    int64_t count = 0;
+    Value shard_lo;
+    auto decode = [&](const std::string& raw) -> Result<Value> {
+      ColumnVector v(ti.first_key_type());
+      std::string err = pg::decode_value(ti.first_key_decode(), raw.data(), raw.size(), v, scratch);
+      if (!err.empty()) return table_error("key column holds " + err);
+      return v.value_at(0);
+    };
+    Tuple t;
+    for (;;) {
+      STRATA_ASSIGN_OR_RETURN(bool more, stream.next(t));
+      if (!more) break;
+      FieldCursor cur(t);
+      const char* data;
+      size_t len;
+      if (t.fields != 1 || !cur.next(data, len) || data == nullptr) continue;  // NULL keys
+      std::string_view key(data, len);
+      if (!have_prev) {
+        STRATA_ASSIGN_OR_RETURN(shard_lo, decode(std::string(key)));
+      } else if (count >= shard_rows && key != std::string_view(prev)) {
+        STRATA_ASSIGN_OR_RETURN(Value shard_hi, decode(prev));
+        shards.push_back(Shard{static_cast<int>(shards.size()), KeyRange{shard_lo, shard_hi}, count});
+        STRATA_ASSIGN_OR_RETURN(shard_lo, decode(std::string(key)));
+        count = 0;
+      }
+      prev.assign(key.data(), key.size());
+      have_prev = true;
+      ++count;
+    }
+    if (have_prev) {
+      STRATA_ASSIGN_OR_RETURN(Value shard_hi, decode(prev));
+      // The last shard ends at the extent's max: a key the walk missed (inserted meanwhile) is
+      // still covered.
+      if (hi.compare(shard_hi) > 0) shard_hi = hi;
+      shards.push_back(Shard{static_cast<int>(shards.size()), KeyRange{shard_lo, shard_hi}, count});
+    }
+    return Status::ok();
+  }
+
+  // Sampled: TABLESAMPLE SYSTEM pages, sorted on the server, every step-th selected key kept.
+  Status plan_sampled(pg::Connection& conn, const TableInfo& ti, const Predicate& p,
+                      const Value& lo, const Value& hi, int64_t shard_rows, double estimate,
+                      std::vector<Shard>& shards) {
+    const double shards_wanted = std::max(1.0, estimate / static_cast<double>(shard_rows));
+    const double target = std::clamp(shards_wanted * 200.0, 20000.0, 4000000.0);
+    const double pct = std::clamp(100.0 * target / std::max(estimate, 1.0), 0.0001, 100.0);
+    const double rows_per_sample = 100.0 / pct;
+    const int64_t step =
+        std::max<int64_t>(1, std::llround(static_cast<double>(shard_rows) / rows_per_sample));
+    char pct_text[32];
+    std::snprintf(pct_text, sizeof pct_text, "%.6f", pct);
+
+    sql::Builder b(Dialect::kPostgres);
+    b.sql("SELECT " + ti.first_key_expr() + ", rn, total FROM (SELECT " + ti.ref.key[0] +
+          ", row_number() OVER (ORDER BY " + ti.ref.key[0] + ") AS rn, count(*) OVER () AS total FROM " +
+          ti.ref.qualified + " TABLESAMPLE SYSTEM (" + pct_text + ") REPEATABLE (20261126)");
+    sql::add_shard_bounds(b, ti.ref, Shard{0, KeyRange{lo, hi}, 0});
+    sql::add_predicate(b, ti.ref, p);
+    b.sql(") s WHERE rn % " + std::to_string(step) + " = 0 ORDER BY rn");
+    const char* op = "planning shards of";
+    STRATA_ASSIGN_OR_RETURN(PgResult r, conn.query(b.text(), b.params(), op, true));
+
+    const bool integer_key = storage_of(ti.first_key_type()) == Storage::kInt &&
+                             ti.first_key_type() != Type::kBool;
+    std::vector<Value> cuts;
+    for (int i = 0; i < r.rows(); ++i) {
+      STRATA_ASSIGN_OR_RETURN(Value v, decode_cell(ti, r, i, 0));
+      if (v.is_null() || v.compare(lo) <= 0 || v.compare(hi) > 0) continue;
+      if (!cuts.empty() && v.compare(cuts.back()) <= 0) continue;
+      cuts.push_back(std::move(v));
+    }
+    int64_t total = 0;
+    if (r.rows() > 0) {
+      std::string_view cell = r.text(0, 2);
+      int64_t be = 0;
+      for (char c : cell) be = (be << 8) | static_cast<unsigned char>(c);
+      total = be;
+    }
+    const int64_t per_shard = static_cast<int64_t>(static_cast<double>(step) * rows_per_sample);
+    Value shard_lo = lo;
+    for (const Value& cut : cuts) {
+      Value shard_hi;
+      if (integer_key) {
+        shard_hi = Value::of_int(cut.as_int() - 1);
+      } else {
+        STRATA_ASSIGN_OR_RETURN(shard_hi, key_before(conn, ti, cut));
+        if (shard_hi.is_null() || shard_hi.compare(shard_lo) < 0) continue;
+      }
+      shards.push_back(Shard{static_cast<int>(shards.size()), KeyRange{shard_lo, shard_hi}, per_shard});
+      shard_lo = cut;
+    }
+    int64_t rest = static_cast<int64_t>(
+        std::max(0.0, static_cast<double>(total) * rows_per_sample -
+                          static_cast<double>(per_shard) * static_cast<double>(shards.size())));
+    shards.push_back(Shard{static_cast<int>(shards.size()), KeyRange{shard_lo, hi},
+                           std::max<int64_t>(rest, 1)});
+    return Status::ok();
+  }
+
+  // The largest key below `cut` (an index probe).
+  Result<Value> key_before(pg::Connection& conn, const TableInfo& ti, const Value& cut) {
+    sql::Builder b(Dialect::kPostgres);
+    b.sql("SELECT " + ti.first_key_expr() + " FROM " + ti.ref.qualified + " WHERE " +
+          ti.ref.key[0] + " < ")
+        .param(cut, ti.first_key_type())
+        .sql(" ORDER BY " + ti.ref.key[0] + " DESC LIMIT 1");
+    STRATA_ASSIGN_OR_RETURN(PgResult r, conn.query(b.text(), b.params(), "planning shards of", true));
+    if (r.rows() == 0) return Value::null();
+    return decode_cell(ti, r, 0, 0);
+  }
+
+  // ---- delete ----
+
+  Status delete_range(pg::Connection& conn, const TableInfo& ti, const Predicate& p,
+                      const Shard& shard, const Batch& keys, size_t begin, size_t end,
+                      uint64_t& deleted) {
+    sql::Builder b(Dialect::kPostgres);
+    sql::build_delete(b, ti.ref, p, shard, keys, begin, end);
+    STRATA_ASSIGN_OR_RETURN(PgResult r, conn.query(b.text(), b.params(), "purging from"));
+    const char* n = PQcmdTuples(r.get());
+    deleted += n != nullptr && *n != '\0' ? std::stoull(n) : 0;
+    return Status::ok();
+  }
+
+  const SourceSpec spec_;
+  const ErrorContext where_;
+  const pg::ConnectOptions options_;
+  const int64_t exact_rows_;
+  std::mutex mu_;
+  std::shared_ptr<ConnectionPool> pool_;
+  std::shared_ptr<const TableInfo> info_;
+};
+
+}  // namespace
+
+namespace pg {
+
+Result<std::unique_ptr<Source>> open_source_at(const Uri& uri, const SourceSpec& spec) {
+  STRATA_TRY(check_uri(uri, {"plan_exact_rows", "table"}));
+  const std::string store = "postgres " + uri.redacted();
+  if (spec.table.empty()) {
+    return Status::permanent(store + ": no table given (set the source's table)");
+  }
+  if (spec.key_columns.empty() || spec.key_columns[0].empty()) {
+    return Status::permanent(store + ": no key column given for table '" + spec.table +
+                             "' (set the source's key)");
+  }
+  STRATA_ASSIGN_OR_RETURN(ConnectOptions options, connect_options(uri));
+  int64_t exact_rows = kDefaultExactRows;
+  if (auto it = uri.query.find("plan_exact_rows"); it != uri.query.end()) {
+    Result<int64_t> n = parse_int(it->second);
+    if (!n.is_ok() || *n < 0) {
+      return Status::permanent(store + ": plan_exact_rows must be a row count, got '" +
+                               it->second + "'");
+    }
+    exact_rows = *n;
+  }
+  // The table target's own option is not a connection option.
+  options.uri.query.erase("table");
+  return std::unique_ptr<Source>(std::make_unique<PostgresSource>(spec, options, exact_rows));
+}
+
+}  // namespace pg
+
+Result<std::unique_ptr<Source>> open_postgres_source(const SourceSpec& spec) {
+  // Parsed unexpanded: ${ENV} references stay unexpanded in every message.
+  STRATA_ASSIGN_OR_RETURN(Uri uri, parse_uri(spec.uri));
+  if (uri.query.count("table") > 0) {
+    return Status::permanent("postgres " + uri.redacted() +
+                             ": a source names its table in the policy (source.table), not with "
+                             "?table= in the URI");
+  }
+  return pg::open_source_at(uri, spec);
+}
+
+}  // namespace strata
