@@ -111,7 +111,7 @@ Result<std::unique_ptr<Target>> Registry::open_target(const std::string& uri,
   auto it = targets_.find(scheme);
   if (it == targets_.end()) {
     std::string known = scheme_list(targets_);
-    if (!table_targets_.empty()) known += ", " + scheme_list(table_targets_) + " (tables)";
+    if (!table_targets_.empty()) known += "; database tables: " + scheme_list(table_targets_);
     return Status::permanent("unknown target scheme '" + scheme + "://' (registered: " + known +
                              ")");
   }

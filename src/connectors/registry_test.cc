@@ -24,17 +24,21 @@ TEST(Registry, SchemeRegisteredTwiceIsAnError) {
 TEST(Registry, UnknownSchemesNameTheRegisteredOnes) {
   const Registry& r = default_registry();
   SourceSpec spec;
-  spec.uri = "postgres://user:secret@db/app";
+  spec.uri = "oracle://user:secret@db/app";
   auto src = r.open_source(spec);
   ASSERT_FALSE(src.is_ok());
-  EXPECT_EQ(src.status().message(), "unknown source scheme 'postgres://' (registered: sqlite://)");
+  EXPECT_EQ(src.status().message(),
+            "unknown source scheme 'oracle://' (registered: mariadb://, mysql://, postgres://, "
+            "postgresql://, sqlite://)");
   auto kind = r.source_kind("data.db");
   ASSERT_FALSE(kind.is_ok());
   EXPECT_NE(kind.status().message().find("has no scheme"), std::string::npos);
   EXPECT_NE(kind.status().message().find("sqlite://"), std::string::npos);
-  auto target = r.open_target("s3://bucket/prefix");
+  auto target = r.open_target("ftp://host/prefix");
   ASSERT_FALSE(target.is_ok());
-  EXPECT_EQ(target.status().message(), "unknown target scheme 's3://' (registered: file://)");
+  EXPECT_EQ(target.status().message(),
+            "unknown target scheme 'ftp://' (registered: file://; database tables: mariadb://, "
+            "mysql://, postgres://, postgresql://)");
 }
 
 TEST(Registry, OpensTheBuiltInConnectors) {

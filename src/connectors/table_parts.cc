@@ -68,6 +68,7 @@ class TempFileSource final : public ByteSource {
     return Status::ok();
   }
   std::string name() const override { return name_; }
+  void set_size(uint64_t size) { size_ = size; }
 
  private:
   std::FILE* f_;
@@ -182,8 +183,9 @@ class TableFiles final : public Target {
       return Status::permanent(std::string("cannot create a temporary file: ") +
                                std::strerror(errno) + " (set TMPDIR to a writable directory)");
     }
+    // Owns (and closes) the file from here on, also on errors.
+    auto file = std::make_unique<TempFileSource>(f, 0, describe() + "/" + path);
     Rendering r;
-    r.source = std::make_unique<TempFileSource>(f, 0, describe() + "/" + path);
     TempFileSink sink(f);
     FormatSpec spec;
     spec.name = "ndjson";
@@ -210,7 +212,8 @@ class TableFiles final : public Target {
     }
     r.bytes = sink.size();
     r.sha256 = sink.digest();
-    r.source = std::make_unique<TempFileSource>(f, r.bytes, describe() + "/" + path);
+    file->set_size(r.bytes);
+    r.source = std::move(file);
     return r;
   }
 

@@ -16,7 +16,7 @@
 namespace strata {
 
 struct RetryPolicy {
-  int max_attempts = 5;
+  int max_attempts = 10;  // about 50 s of backoff: rides out a server restart or failover
   std::chrono::milliseconds initial_backoff{200};
   std::chrono::milliseconds max_backoff{10000};
   double multiplier = 2.0;

@@ -14,10 +14,9 @@
 
 namespace strata::mysql {
 
-const char* const kKnownOptions[] = {"ssl_mode",          "ssl_ca",            "ssl_cert",
-                                     "ssl_key",           "connect_timeout",   "lock_wait_timeout",
-                                     "statement_timeout", "socket",            "replicas",
-                                     nullptr};
+const char* const kKnownOptions[] = {
+    "ssl_mode",          "ssl_ca", "ssl_cert", "ssl_key", "connect_timeout", "lock_wait_timeout",
+    "statement_timeout", "socket", "replicas", nullptr};
 
 namespace {
 
@@ -236,8 +235,9 @@ Status map_error(unsigned err, std::string_view message, const ErrorContext& whe
   if (is_retryable_error(err)) {
     switch (err) {
       case 1205:
-        text += "; another session holds a lock on these rows (innodb_lock_wait_timeout, "
-                "lock_wait_timeout= in the URI); the batch is retried";
+        text +=
+            "; another session holds a lock on these rows (innodb_lock_wait_timeout, "
+            "lock_wait_timeout= in the URI); the batch is retried";
         break;
       case 1213:
         text += "; deadlock with another transaction; the batch is retried";
@@ -363,7 +363,7 @@ Status Connection::exec(std::string_view sql, std::string_view op) {
 }
 
 Result<std::vector<Connection::Row>> Connection::query(std::string_view sql, std::string_view op,
-                                                      std::vector<std::string>* names) {
+                                                       std::vector<std::string>* names) {
   if (mysql_real_query(mysql_, sql.data(), sql.size()) != 0) {
     Status s = last_error(op);
     if (s.is_retryable()) healthy_ = false;
@@ -440,7 +440,8 @@ Result<PooledConnection> ConnectionPool::acquire() {
 void ConnectionPool::give_back(std::unique_ptr<Connection> conn) {
   if (!conn->healthy()) return;  // closed by its destructor
   std::lock_guard<std::mutex> lock(mu_);
-  if (idle_.size() < kMaxIdle) idle_.emplace_back(std::move(conn), std::chrono::steady_clock::now());
+  if (idle_.size() < kMaxIdle)
+    idle_.emplace_back(std::move(conn), std::chrono::steady_clock::now());
 }
 
 std::string quote_ident(std::string_view name) {
@@ -548,8 +549,8 @@ Status append_text_literal(std::string& out, std::string_view text, Type type) {
     case Type::kInt64:
     case Type::kDouble:
       if (!is_number_text(text)) {
-        return Status::permanent("'" + std::string(text) + "' is not a number (" +
-                                 type_name(type) + ")");
+        return Status::permanent("'" + std::string(text) + "' is not a number (" + type_name(type) +
+                                 ")");
       }
       out += text;
       return Status::ok();

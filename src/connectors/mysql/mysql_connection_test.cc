@@ -76,8 +76,8 @@ TEST(MysqlErrorTest, Verdicts) {
 }
 
 TEST(MysqlUriTest, Options) {
-  auto uri = parse_uri(
-      "mysql://u:p@h:3307/db?ssl_mode=REQUIRED&lock_wait_timeout=2&replicas=r1:3308,r2");
+  auto uri =
+      parse_uri("mysql://u:p@h:3307/db?ssl_mode=REQUIRED&lock_wait_timeout=2&replicas=r1:3308,r2");
   ASSERT_TRUE(uri.is_ok());
   auto o = resolve_options(*uri);
   ASSERT_TRUE(o.is_ok()) << o.status().to_string();

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdio>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -24,9 +25,9 @@ using mysql::PooledConnection;
 using mysql::quote_ident;
 using mysql::ReadKind;
 
-constexpr size_t kDeleteChunk = 1000;     // keys per DELETE statement
-constexpr size_t kMaxListedNames = 30;    // names listed in an error
-constexpr int kBoundProbeSeconds = 2;     // cap on the filtered min/max lookups of plan()
+constexpr size_t kDeleteChunk = 1000;        // keys per DELETE statement
+constexpr size_t kMaxListedNames = 30;       // names listed in an error
+constexpr int kBoundProbeSeconds = 2;        // cap on the filtered min/max lookups of plan()
 constexpr int64_t kMaxRefineSteps = 200000;  // EXPLAIN estimates per plan, at most
 // A replica whose SQL thread is stopped lags without bound (pt-archiver's rule): a year.
 constexpr Micros kStoppedReplicaLag = std::chrono::hours(24 * 365);
@@ -62,10 +63,10 @@ struct TableInfo {
   sql::TableRef ref;
   std::shared_ptr<const Schema> schema;
   std::string select_list;
-  std::vector<ReadKind> kinds;       // per schema column
-  std::vector<size_t> key_index;     // schema positions of the key columns
-  std::string key_index_name;        // the unique index the key columns are
-  int64_t table_rows = 0;            // information_schema estimate
+  std::vector<ReadKind> kinds;    // per schema column
+  std::vector<size_t> key_index;  // schema positions of the key columns
+  std::string key_index_name;     // the unique index the key columns are
+  int64_t table_rows = 0;         // information_schema estimate
 };
 
 // Renders a builder's statement with its parameters as literals.
@@ -76,6 +77,11 @@ Result<std::string> render(const sql::Builder& b) {
   return mysql::bind_literals(b.text(), params);
 }
 
+// Streams a shard over the binary protocol: each keyset page is one server-side prepared
+// statement (the page's bounds inlined as literals) fetched unbuffered (mysql_stmt_fetch) into
+// fixed bound buffers and appended straight to the Batch's columns. The server sends ints,
+// doubles and times in binary, which is what makes this faster than the text protocol (the
+// server's number and date formatting dominated: 0.27M vs 0.7M rows/s in mysql_read_bench).
 class MysqlBatchReader final : public BatchReader {
  public:
   MysqlBatchReader(std::shared_ptr<const TableInfo> info, ErrorContext where, PooledConnection conn,
@@ -86,29 +92,37 @@ class MysqlBatchReader final : public BatchReader {
         predicate_(std::move(predicate)),
         shard_(std::move(shard)),
         batch_rows_(batch_rows),
-        page_rows_(page_rows) {}
+        page_rows_(page_rows),
+        cols_(info_->kinds.size()),
+        binds_(info_->kinds.size()) {
+    for (size_t c = 0; c < cols_.size(); ++c) {
+      cols_[c].kind = info_->kinds[c];
+      cols_[c].is_float = (*info_->schema)[c].source_type.rfind("float", 0) == 0;
+      if (cols_[c].kind == ReadKind::kText) cols_[c].buf.resize(256);
+    }
+  }
 
   ~MysqlBatchReader() override {
-    // An unfinished streamed result is read to its end by mysql_free_result: at most one page.
-    if (res_ != nullptr) mysql_free_result(res_);
+    if (stmt_ != nullptr) mysql_stmt_close(stmt_);  // reads the rest of an unfinished page
   }
 
   Result<bool> next(Batch& batch) override {
     batch.clear();
     while (batch.num_rows() < batch_rows_) {
-      if (res_ == nullptr) {
+      if (!in_page_) {
         if (done_) break;
         STRATA_TRY(start_page());
       }
-      MYSQL_ROW row = mysql_fetch_row(res_);
-      if (row == nullptr) {
-        Status s = finish_page();
-        if (!s.is_ok()) return s;
+      int rc = mysql_stmt_fetch(stmt_);
+      if (rc == MYSQL_NO_DATA) {
+        in_page_ = false;
+        if (page_count_ < page_rows_) done_ = true;
         if (batch.num_rows() > 0) remember_last_key(batch);
         continue;
       }
-      unsigned long* lengths = mysql_fetch_lengths(res_);
-      STRATA_TRY(append_row(row, lengths, batch));
+      if (rc == 1) return fail("reading");
+      if (rc == MYSQL_DATA_TRUNCATED) STRATA_TRY(fetch_truncated());
+      STRATA_TRY(append_row(batch));
       ++page_count_;
     }
     if (batch.num_rows() == 0) return false;
@@ -117,6 +131,55 @@ class MysqlBatchReader final : public BatchReader {
   }
 
  private:
+  struct BoundColumn {
+    ReadKind kind = ReadKind::kText;
+    bool is_float = false;
+    int64_t i = 0;
+    double d = 0;
+    float f = 0;
+    MYSQL_TIME t{};
+    std::string buf;
+    unsigned long length = 0;
+    my_bool is_null = 0;
+    my_bool error = 0;
+  };
+
+  void bind_results() {
+    for (size_t c = 0; c < cols_.size(); ++c) {
+      BoundColumn& col = cols_[c];
+      MYSQL_BIND& b = binds_[c];
+      b = MYSQL_BIND{};
+      b.is_null = &col.is_null;
+      b.error = &col.error;
+      b.length = &col.length;
+      switch (col.kind) {
+        case ReadKind::kInt:
+        case ReadKind::kBits:
+          b.buffer_type = MYSQL_TYPE_LONGLONG;
+          b.buffer = &col.i;
+          b.is_unsigned = col.kind == ReadKind::kBits;
+          break;
+        case ReadKind::kDouble:
+          b.buffer_type = col.is_float ? MYSQL_TYPE_FLOAT : MYSQL_TYPE_DOUBLE;
+          b.buffer = col.is_float ? static_cast<void*>(&col.f) : static_cast<void*>(&col.d);
+          break;
+        case ReadKind::kText:
+          b.buffer_type = MYSQL_TYPE_STRING;
+          b.buffer = col.buf.data();
+          b.buffer_length = col.buf.size();
+          break;
+        case ReadKind::kTimestamp:
+          b.buffer_type = MYSQL_TYPE_DATETIME;
+          b.buffer = &col.t;
+          break;
+        case ReadKind::kDate:
+          b.buffer_type = MYSQL_TYPE_DATE;
+          b.buffer = &col.t;
+          break;
+      }
+    }
+  }
+
   Status start_page() {
     sql::Builder b(sql::Dialect::kMysql);
     sql::build_read(b, info_->ref, info_->select_list, predicate_, shard_,
@@ -124,34 +187,51 @@ class MysqlBatchReader final : public BatchReader {
     STRATA_ASSIGN_OR_RETURN(std::string text, render(b));
     started_ = true;
     page_count_ = 0;
-    MYSQL* m = conn_->get();
-    if (mysql_real_query(m, text.data(), text.size()) != 0) return fail("reading");
-    res_ = mysql_use_result(m);
-    if (res_ == nullptr) return fail("reading");
-    if (mysql_num_fields(res_) != info_->kinds.size()) {
+    if (stmt_ == nullptr) {
+      stmt_ = mysql_stmt_init(conn_->get());
+      if (stmt_ == nullptr) return Status::retryable("mysql " + where_.store + ": out of memory");
+    }
+    if (mysql_stmt_prepare(stmt_, text.data(), text.size()) != 0) return fail("reading");
+    if (mysql_stmt_field_count(stmt_) != cols_.size()) {
       return Status::permanent("mysql " + where_.store + ": reading table '" + where_.table +
                                "': the table's columns changed while reading; run again");
     }
+    bind_results();
+    if (mysql_stmt_bind_result(stmt_, binds_.data()) != 0) return fail("reading");
+    if (mysql_stmt_execute(stmt_) != 0) return fail("reading");
+    in_page_ = true;
     return Status::ok();
   }
 
-  Status finish_page() {
-    MYSQL* m = conn_->get();
-    if (mysql_errno(m) != 0) {
-      Status s = fail("reading");
-      mysql_free_result(res_);  // the connection is dropped after it
-      res_ = nullptr;
-      return s;
+  // A value longer than its buffer: fetch it whole, and grow the buffer for the rows after.
+  Status fetch_truncated() {
+    bool rebind = false;
+    for (size_t c = 0; c < cols_.size(); ++c) {
+      BoundColumn& col = cols_[c];
+      if (!col.error || col.kind != ReadKind::kText || col.length <= col.buf.size()) continue;
+      size_t have = col.buf.size();
+      col.buf.resize(std::max<size_t>(col.length, have * 2));
+      MYSQL_BIND b = binds_[c];
+      b.buffer = col.buf.data();
+      b.buffer_length = col.buf.size();
+      if (mysql_stmt_fetch_column(stmt_, &b, static_cast<unsigned>(c), 0) != 0) {
+        return fail("reading");
+      }
+      col.error = 0;
+      rebind = true;
     }
-    mysql_free_result(res_);
-    res_ = nullptr;
-    if (page_count_ < page_rows_) done_ = true;
+    if (rebind) {
+      bind_results();
+      if (mysql_stmt_bind_result(stmt_, binds_.data()) != 0) return fail("reading");
+    }
     return Status::ok();
   }
 
   Status fail(std::string_view op) {
-    Status s = conn_->last_error(op);
+    Status s = mysql::map_error(mysql_stmt_errno(stmt_), mysql_stmt_error(stmt_), where_, op);
     conn_->mark_broken();
+    in_page_ = false;
+    done_ = true;
     return s;
   }
 
@@ -163,78 +243,95 @@ class MysqlBatchReader final : public BatchReader {
     }
   }
 
-  std::string row_key(MYSQL_ROW row, unsigned long* lengths) const {
-    std::string out = "(";
-    for (size_t i = 0; i < info_->key_index.size(); ++i) {
-      size_t k = info_->key_index[i];
-      if (i > 0) out += ", ";
-      out += (*info_->schema)[k].name + "=";
-      out += row[k] == nullptr ? "NULL" : std::string(row[k], lengths[k]);
+  // Column c of the current row as text, for messages.
+  std::string shown(size_t c) const {
+    const BoundColumn& col = cols_[c];
+    if (col.is_null) return "NULL";
+    char buf[64];
+    switch (col.kind) {
+      case ReadKind::kInt:
+      case ReadKind::kBits:
+        return std::to_string(col.i);
+      case ReadKind::kDouble:
+        return std::to_string(col.is_float ? col.f : col.d);
+      case ReadKind::kText:
+        return col.buf.substr(0, std::min<size_t>(col.length, col.buf.size()));
+      case ReadKind::kTimestamp:
+      case ReadKind::kDate:
+        std::snprintf(buf, sizeof buf, "%04u-%02u-%02u", col.t.year, col.t.month, col.t.day);
+        if (col.kind == ReadKind::kDate) return buf;
+        return std::string(buf) + " " + (col.t.hour < 10 ? "0" : "") + std::to_string(col.t.hour) +
+               ":" + (col.t.minute < 10 ? "0" : "") + std::to_string(col.t.minute) + ":" +
+               (col.t.second < 10 ? "0" : "") + std::to_string(col.t.second);
     }
-    return out + ")";
+    return "";
   }
 
-  Status bad_value(MYSQL_ROW row, unsigned long* lengths, size_t c, const char* what) const {
+  Status bad_value(size_t c, const char* what) const {
     const Column& col = (*info_->schema)[c];
-    std::string text(row[c], lengths[c]);
+    std::string key = "(";
+    for (size_t i = 0; i < info_->key_index.size(); ++i) {
+      size_t k = info_->key_index[i];
+      key += (i ? ", " : "") + (*info_->schema)[k].name + "=" + shown(k);
+    }
+    key += ")";
+    std::string text = shown(c);
     std::string fix = text.rfind("0000-00-00", 0) == 0 || text.find("-00") != std::string::npos
                           ? "; zero dates have no UTC time: set the row's value to NULL or a real "
                             "date, or exclude the column"
                           : "";
     return Status::permanent("mysql " + where_.store + ": table '" + where_.table + "' column '" +
-                             col.name + "' at key " + row_key(row, lengths) + ": cannot read '" +
-                             text + "' as " + what + " (type '" + col.source_type + "')" + fix);
+                             col.name + "' at key " + key + ": cannot read '" + text + "' as " +
+                             what + " (type '" + col.source_type + "')" + fix);
   }
 
-  Status append_row(MYSQL_ROW row, unsigned long* lengths, Batch& batch) {
-    const size_t ncols = info_->kinds.size();
-    for (size_t c = 0; c < ncols; ++c) {
+  static bool time_to_micros(const MYSQL_TIME& t, bool date_only, int64_t& out) {
+    if (t.month < 1 || t.month > 12 || t.day < 1 || t.day > 31) return false;
+    int64_t days = days_from_civil(t.year, t.month, t.day);
+    if (date_only) {
+      out = days;
+      return true;
+    }
+    out = days * 86400000000LL + (t.hour * 3600LL + t.minute * 60LL + t.second) * 1000000LL +
+          static_cast<int64_t>(t.second_part);
+    return true;
+  }
+
+  Status append_row(Batch& batch) {
+    for (size_t c = 0; c < cols_.size(); ++c) {
+      BoundColumn& col = cols_[c];
       ColumnVector& out = batch.column(c);
-      const char* p = row[c];
-      if (p == nullptr) {
+      if (col.is_null) {
         out.append_null();
         continue;
       }
-      const size_t n = lengths[c];
-      switch (info_->kinds[c]) {
-        case ReadKind::kInt: {
-          int64_t v;
-          auto [end, ec] = std::from_chars(p, p + n, v);
-          if (ec != std::errc() || end != p + n) return bad_value(row, lengths, c, "int64");
-          out.append_int(v);
+      switch (col.kind) {
+        case ReadKind::kInt:
+        case ReadKind::kBits:
+          out.append_int(col.i);
           break;
-        }
-        case ReadKind::kBits: {
-          uint64_t v;
-          auto [end, ec] = std::from_chars(p, p + n, v);
-          if (ec != std::errc() || end != p + n) return bad_value(row, lengths, c, "bits");
-          out.append_int(static_cast<int64_t>(v));
+        case ReadKind::kDouble:
+          if (col.is_float) {
+            // The float's shortest decimal form, as the server prints it (12.3, not 12.30000019).
+            char buf[32];
+            auto r = std::to_chars(buf, buf + sizeof buf, col.f);
+            double d = col.f;
+            std::from_chars(buf, r.ptr, d);
+            out.append_double(d);
+          } else {
+            out.append_double(col.d);
+          }
           break;
-        }
-        case ReadKind::kDouble: {
-          double v;
-          auto [end, ec] = std::from_chars(p, p + n, v);
-          if (ec != std::errc() || end != p + n) return bad_value(row, lengths, c, "double");
-          out.append_double(v);
-          break;
-        }
         case ReadKind::kText:
-          out.append_text(std::string_view(p, n));
+          out.append_text(std::string_view(col.buf.data(), col.length));
           break;
-        case ReadKind::kTimestamp: {
-          int64_t us;
-          if (!mysql::parse_datetime_text(std::string_view(p, n), us)) {
-            return bad_value(row, lengths, c, "a timestamp");
-          }
-          out.append_int(us);
-          break;
-        }
+        case ReadKind::kTimestamp:
         case ReadKind::kDate: {
-          int64_t days;
-          if (!mysql::parse_date_text(std::string_view(p, n), days)) {
-            return bad_value(row, lengths, c, "a date");
+          int64_t v;
+          if (!time_to_micros(col.t, col.kind == ReadKind::kDate, v)) {
+            return bad_value(c, col.kind == ReadKind::kDate ? "a date" : "a timestamp");
           }
-          out.append_int(days);
+          out.append_int(v);
           break;
         }
       }
@@ -249,7 +346,10 @@ class MysqlBatchReader final : public BatchReader {
   Shard shard_;
   size_t batch_rows_;
   size_t page_rows_;
-  MYSQL_RES* res_ = nullptr;
+  std::vector<BoundColumn> cols_;  // sized once: binds_ point into it
+  std::vector<MYSQL_BIND> binds_;
+  MYSQL_STMT* stmt_ = nullptr;
+  bool in_page_ = false;
   size_t page_count_ = 0;
   std::vector<Value> last_key_;
   bool started_ = false;
@@ -358,11 +458,11 @@ Result<std::shared_ptr<const TableInfo>> MysqlSource::load_table_info() {
   info->db = uri_db;
   info->table = spec_.table;
   if (size_t dot = spec_.table.find('.'); dot != std::string::npos) {
-    STRATA_ASSIGN_OR_RETURN(
-        auto rows, conn->query("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE "
-                               "SCHEMA_NAME = " +
-                                   text_literal(spec_.table.substr(0, dot)),
-                               op));
+    STRATA_ASSIGN_OR_RETURN(auto rows,
+                            conn->query("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE "
+                                        "SCHEMA_NAME = " +
+                                            text_literal(spec_.table.substr(0, dot)),
+                                        op));
     if (!rows.empty()) {
       info->db = spec_.table.substr(0, dot);
       info->table = spec_.table.substr(dot + 1);
@@ -390,26 +490,26 @@ Result<std::shared_ptr<const TableInfo>> MysqlSource::load_table_info() {
         if (r[0] && iequals(*r[0], info->table)) hint = "did you mean '" + *r[0] + "'? ";
         if (r[0]) names.push_back(*r[0]);
       }
-      return error("table '" + spec_.table + "' does not exist in database '" + info->db +
-                   "' (" + hint + "tables: " + join_names(names) + ")");
+      return error("table '" + spec_.table + "' does not exist in database '" + info->db + "' (" +
+                   hint + "tables: " + join_names(names) + ")");
     }
     if (rows[0][0] && *rows[0][0] == "VIEW") {
       return error("'" + spec_.table +
                    "' is a view; archive from a table (rows are deleted after archiving)");
     }
-    if (rows[0][1]) (void)std::from_chars(rows[0][1]->data(),
-                                          rows[0][1]->data() + rows[0][1]->size(),
-                                          info->table_rows);
+    if (rows[0][1])
+      (void)std::from_chars(rows[0][1]->data(), rows[0][1]->data() + rows[0][1]->size(),
+                            info->table_rows);
   }
 
   // JSON columns (MariaDB: a json_valid check on a longtext column).
   std::vector<std::string> json_columns;
   {
-    Result<std::vector<Connection::Row>> rows =
-        conn->query("SELECT CONSTRAINT_NAME, CHECK_CLAUSE FROM information_schema."
-                    "CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = " +
-                        db_lit + " AND TABLE_NAME = " + table_lit,
-                    op);
+    Result<std::vector<Connection::Row>> rows = conn->query(
+        "SELECT CONSTRAINT_NAME, CHECK_CLAUSE FROM information_schema."
+        "CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = " +
+            db_lit + " AND TABLE_NAME = " + table_lit,
+        op);
     if (rows.is_ok()) {  // MySQL before 8.0.16 has no such view: no JSON checks there
       for (auto& r : *rows) {
         if (r[0] && r[1] && *r[1] == "json_valid(" + quote_ident(*r[0]) + ")") {
@@ -439,8 +539,8 @@ Result<std::shared_ptr<const TableInfo>> MysqlSource::load_table_info() {
       };
       std::string name = r[0].value_or("");
       names.push_back(name);
-      bool is_json = std::find(json_columns.begin(), json_columns.end(), name) !=
-                     json_columns.end();
+      bool is_json =
+          std::find(json_columns.begin(), json_columns.end(), name) != json_columns.end();
       std::optional<mysql::MappedColumn> m =
           mysql::map_column(name, r[1].value_or(""), r[2].value_or(""), r[3].value_or("") == "YES",
                             num(r[4]), num(r[5]), is_json);
@@ -581,14 +681,14 @@ Result<std::shared_ptr<const TableInfo>> MysqlSource::load_table_info() {
 // time cap: a predicate that matches only far from that end would scan, and then the unfiltered
 // bound is used instead (nullopt). An empty Value: no row matches.
 Result<std::optional<Value>> MysqlSource::probe_bound(Connection& conn, const TableInfo& info,
-                                                      const Predicate& p, bool max,
-                                                      bool mariadb) {
+                                                      const Predicate& p, bool max, bool mariadb) {
   sql::Builder b(sql::Dialect::kMysql);
   if (mariadb) {
     b.sql("SET STATEMENT max_statement_time=" + std::to_string(kBoundProbeSeconds) + " FOR ");
   }
   b.sql("SELECT ");
-  if (!mariadb) b.sql("/*+ MAX_EXECUTION_TIME(" + std::to_string(kBoundProbeSeconds * 1000) + ") */ ");
+  if (!mariadb)
+    b.sql("/*+ MAX_EXECUTION_TIME(" + std::to_string(kBoundProbeSeconds * 1000) + ") */ ");
   b.sql(info.ref.key[0] + " FROM " + info.ref.qualified);
   sql::add_predicate(b, info.ref, p);
   b.sql(" ORDER BY " + info.ref.key[0] + (max ? " DESC" : "") + " LIMIT 1");
@@ -869,20 +969,19 @@ Result<Micros> MysqlSource::replication_lag() {
       Result<std::unique_ptr<Connection>> c = Connection::open(o, where);
       if (!c.is_ok()) {
         return Status::retryable("mysql " + where_.store + ": replica " + name +
-                                 " is unreachable, so its lag is unknown: " +
-                                 c.status().message());
+                                 " is unreachable, so its lag is unknown: " + c.status().message());
       }
       conn = std::move(c).value();
     }
     std::vector<std::string> names;
-    Result<std::vector<Connection::Row>> rows = conn->query(
-        conn->is_mariadb() ? "SHOW SLAVE STATUS" : "SHOW REPLICA STATUS", "asking the lag of",
-        &names);
+    Result<std::vector<Connection::Row>> rows =
+        conn->query(conn->is_mariadb() ? "SHOW SLAVE STATUS" : "SHOW REPLICA STATUS",
+                    "asking the lag of", &names);
     if (!rows.is_ok()) {
       if (!conn->healthy()) {
-        return Status::retryable("mysql " + where_.store + ": replica " + name +
-                                 " is unreachable, so its lag is unknown: " +
-                                 rows.status().message());
+        return Status::retryable(
+            "mysql " + where_.store + ": replica " + name +
+            " is unreachable, so its lag is unknown: " + rows.status().message());
       }
       return rows.status();
     }

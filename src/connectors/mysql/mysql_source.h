@@ -5,8 +5,9 @@
 // key columns are the primary key or a unique index's columns, in order, and NOT NULL; a column of
 // a type Strata cannot represent must be excluded (SourceSpec::exclude_columns). plan() cuts the
 // first key column into bounded shards from index lookups and optimizer estimates, without a table
-// scan (integer keys; other keys walk the key index). read() pages by key (keyset, never OFFSET)
-// over the text protocol, streaming each page (mysql_use_result) straight into the Batch.
+// scan (integer keys; other keys walk the key index). read() pages by key (keyset, never OFFSET),
+// each page a server-side prepared statement fetched unbuffered in the binary protocol straight
+// into the Batch (memory: one page's bound buffers).
 // delete_keys() deletes in one transaction, re-checking the shard bounds and the predicate.
 // replication_lag() asks the replicas named by `replicas=` (or found with SHOW SLAVE HOSTS).
 //

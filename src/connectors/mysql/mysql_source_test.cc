@@ -154,8 +154,7 @@ TEST_F(MysqlSourceTest, EveryTypeRoundTripsExactly) {
       "-1e-30, -1.7976931348623157e308, 'x', 'long', 'a', '', x'', x'01', '9999-12-31', "
       "'9999-12-31 23:59:59.999999', '1970-01-01 00:00:01', '00:00:00', '[]', "
       "'00000000-0000-0000-0000-000000000000', '::')");
-  admin_->exec(
-      "INSERT INTO t (id) VALUES (3)");  // every other column NULL
+  admin_->exec("INSERT INTO t (id) VALUES (3)");  // every other column NULL
   auto src = open("t", {"id"});
   auto schema = std::make_shared<const Schema>(*src->describe());
   auto reader = src->read(Predicate{}, all_rows(), 10);
@@ -233,8 +232,9 @@ TEST_F(MysqlSourceTest, ZeroDateNamesColumnAndKey) {
 }
 
 TEST_F(MysqlSourceTest, CompositeKeyReadsInKeyOrderAndDeletesByTuples) {
-  admin_->exec("CREATE TABLE t (tenant int NOT NULL, seq varchar(10) NOT NULL, v int, "
-               "PRIMARY KEY (tenant, seq))");
+  admin_->exec(
+      "CREATE TABLE t (tenant int NOT NULL, seq varchar(10) NOT NULL, v int, "
+      "PRIMARY KEY (tenant, seq))");
   std::string values;
   for (int tenant = 3; tenant >= 1; --tenant) {
     for (int s = 0; s < 7; ++s) {
@@ -380,8 +380,7 @@ void expect_exact_cover(const std::vector<Shard>& shards, const std::vector<std:
 TEST_F(MysqlSourceTest, PlanCoversEveryRowOnceOnDenseAndSkewedKeys) {
   admin_->exec("CREATE TABLE t (id bigint PRIMARY KEY, ts datetime NOT NULL)");
   // Dense 1..3000, then a sparse tail up to 10^12, then a dense clump at 5*10^11.
-  admin_->exec(
-      "INSERT INTO t SELECT seq, '2020-01-01' + INTERVAL seq MINUTE FROM seq_1_to_3000");
+  admin_->exec("INSERT INTO t SELECT seq, '2020-01-01' + INTERVAL seq MINUTE FROM seq_1_to_3000");
   admin_->exec("INSERT INTO t SELECT seq * 1000000000, '2020-06-01' FROM seq_1_to_1000");
   admin_->exec("INSERT INTO t SELECT 500000000001 + seq, '2020-07-01' FROM seq_1_to_2000");
   admin_->exec("ANALYZE TABLE t");
@@ -473,8 +472,9 @@ TEST_F(MysqlSourceTest, DeleteRechecksPredicateAndShard) {
 }
 
 TEST_F(MysqlSourceTest, KilledConnectionMidReadIsRetryable) {
-  admin_->exec("CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT seq, "
-               "REPEAT('x', 100) FROM seq_1_to_5000");
+  admin_->exec(
+      "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT seq, "
+      "REPEAT('x', 100) FROM seq_1_to_5000");
   auto src = open("t", {"id"});
   auto schema = std::make_shared<const Schema>(*src->describe());
   auto reader = src->read(Predicate{}, all_rows(), 100);
@@ -484,8 +484,8 @@ TEST_F(MysqlSourceTest, KilledConnectionMidReadIsRetryable) {
   ASSERT_TRUE(more.is_ok() && *more) << more.status().to_string();
   // Kill every other connection into this test's database (the reader's).
   int killed = 0;
-  for (auto& row : admin_->rows("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = '" +
-                                db_ + "' AND ID <> CONNECTION_ID()")) {
+  for (auto& row : admin_->rows("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = '" + db_ +
+                                "' AND ID <> CONNECTION_ID()")) {
     admin_->exec("KILL CONNECTION " + *row[0]);
     ++killed;
   }
@@ -504,16 +504,16 @@ TEST_F(MysqlSourceTest, KilledConnectionMidReadIsRetryable) {
 }
 
 TEST_F(MysqlSourceTest, RowLockHeldByAnotherSessionFailsDeleteRetryably) {
-  admin_->exec("CREATE TABLE t (id int PRIMARY KEY, v int) ENGINE=InnoDB; INSERT INTO t SELECT "
-               "seq, seq FROM seq_1_to_100");
+  admin_->exec(
+      "CREATE TABLE t (id int PRIMARY KEY, v int) ENGINE=InnoDB; INSERT INTO t SELECT "
+      "seq, seq FROM seq_1_to_100");
   Admin holder(uri_, db_);
   holder.exec("START TRANSACTION");
   holder.exec("SELECT * FROM t WHERE id = 50 FOR UPDATE");
   auto src = open("t", {"id"}, "", "", {}, "?lock_wait_timeout=1");
   auto start = std::chrono::steady_clock::now();
   auto deleted = src->delete_keys(Predicate{}, all_rows(), int_keys({48, 49, 50, 51}));
-  double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   ASSERT_FALSE(deleted.is_ok());
   EXPECT_TRUE(deleted.status().is_retryable()) << deleted.status().to_string();
   EXPECT_NE(deleted.status().message().find("1205"), std::string::npos);
@@ -569,8 +569,7 @@ TEST_F(MysqlSourceTest, ReplicationLagSeenWhenReplicaStops) {
   ASSERT_FALSE(replica_uri.empty());
   mysql_test::Address r = mysql_test::parse_address(replica_uri);
   admin_->exec("CREATE TABLE t (id int PRIMARY KEY)");
-  auto named = open("t", {"id"}, "", "", {},
-                    "?replicas=" + r.host + ":" + std::to_string(r.port));
+  auto named = open("t", {"id"}, "", "", {}, "?replicas=" + r.host + ":" + std::to_string(r.port));
   auto discovered = open("t", {"id"});
   auto lag = named->replication_lag();
   ASSERT_TRUE(lag.is_ok()) << lag.status().to_string();
@@ -605,8 +604,9 @@ TEST_F(MysqlSourceTest, ReplicationLagSeenWhenReplicaStops) {
 }
 
 TEST_F(MysqlSourceTest, ConcurrentShardsReadEverything) {
-  admin_->exec("CREATE TABLE t (id int PRIMARY KEY, v int); INSERT INTO t SELECT seq, seq FROM "
-               "seq_1_to_20000");
+  admin_->exec(
+      "CREATE TABLE t (id int PRIMARY KEY, v int); INSERT INTO t SELECT seq, seq FROM "
+      "seq_1_to_20000");
   auto src = open("t", {"id"});
   auto shards = src->plan(Predicate{}, SplitOptions{2500});
   ASSERT_TRUE(shards.is_ok());
@@ -614,9 +614,8 @@ TEST_F(MysqlSourceTest, ConcurrentShardsReadEverything) {
   std::vector<std::vector<std::string>> got(shards->size());
   std::vector<std::thread> threads;
   for (size_t i = 0; i < shards->size(); ++i) {
-    threads.emplace_back([&, i] {
-      got[i] = read_first_column(*src, Predicate{}, {(*shards)[i]}, 1000);
-    });
+    threads.emplace_back(
+        [&, i] { got[i] = read_first_column(*src, Predicate{}, {(*shards)[i]}, 1000); });
   }
   for (auto& t : threads) t.join();
   std::set<std::string> all;

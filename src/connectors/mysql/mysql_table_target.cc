@@ -107,7 +107,8 @@ class MysqlTableTarget final : public TableTarget {
     if (keys.empty()) return error("load before prepare: the key columns are not known");
     const Schema& schema = batch.schema();
     std::string head = "INSERT INTO " + qualified_ + " (";
-    for (size_t c = 0; c < schema.size(); ++c) head += (c ? ", " : "") + quote_ident(schema[c].name);
+    for (size_t c = 0; c < schema.size(); ++c)
+      head += (c ? ", " : "") + quote_ident(schema[c].name);
     head += ") VALUES ";
     const std::string tail =
         " ON DUPLICATE KEY UPDATE " + quote_ident(keys[0]) + " = " + quote_ident(keys[0]);
@@ -119,8 +120,8 @@ class MysqlTableTarget final : public TableTarget {
                std::to_string(pool_->options().statement_timeout_s) + " FOR ";
     }
     const char* op = "loading into";
-    STRATA_TRY(conn->exec(
-        "SET SESSION sql_mode = CONCAT_WS(',', @@sql_mode, 'STRICT_ALL_TABLES')", op));
+    STRATA_TRY(
+        conn->exec("SET SESSION sql_mode = CONCAT_WS(',', @@sql_mode, 'STRICT_ALL_TABLES')", op));
     STRATA_TRY(conn->exec("START TRANSACTION", op));
     uint64_t inserted = 0;
     Status s;
@@ -174,10 +175,9 @@ class MysqlTableTarget final : public TableTarget {
 
   Result<std::optional<std::string>> get(const std::string& path) override {
     STRATA_ASSIGN_OR_RETURN(PooledConnection conn, documents());
-    STRATA_ASSIGN_OR_RETURN(auto rows,
-                            conn->query("SELECT content FROM " + documents_table() +
-                                            " WHERE path = " + text_literal(path),
-                                        "reading a document from"));
+    STRATA_ASSIGN_OR_RETURN(auto rows, conn->query("SELECT content FROM " + documents_table() +
+                                                       " WHERE path = " + text_literal(path),
+                                                   "reading a document from"));
     if (rows.empty() || !rows[0][0]) return std::optional<std::string>();
     return std::optional<std::string>(std::move(*rows[0][0]));
   }

@@ -93,17 +93,17 @@ TEST_F(MysqlTableTargetTest, FromMysqlSourceCreatedLoadedTwiceAndReadBack) {
 }
 
 TEST_F(MysqlTableTargetTest, FromStrataTypesWithCompositeKey) {
-  auto schema = std::make_shared<const Schema>(std::vector<Column>{
-      {"k1", Type::kString, false},
-      {"k2", Type::kInt64, false},
-      {"d", Type::kDouble},
-      {"flag", Type::kBool},
-      {"blob", Type::kBytes},
-      {"ts", Type::kTimestamp},
-      {"day", Type::kDate},
-      {"money", Type::kDecimal, true, 10, 3},
-      {"doc", Type::kJson},
-      {"txt", Type::kString}});
+  auto schema =
+      std::make_shared<const Schema>(std::vector<Column>{{"k1", Type::kString, false},
+                                                         {"k2", Type::kInt64, false},
+                                                         {"d", Type::kDouble},
+                                                         {"flag", Type::kBool},
+                                                         {"blob", Type::kBytes},
+                                                         {"ts", Type::kTimestamp},
+                                                         {"day", Type::kDate},
+                                                         {"money", Type::kDecimal, true, 10, 3},
+                                                         {"doc", Type::kJson},
+                                                         {"txt", Type::kString}});
   Batch batch(schema);
   for (int i = 0; i < 3; ++i) {
     batch.column(0).append_text(i == 0 ? "A" : "a");  // distinct keys under a binary collation
@@ -134,10 +134,12 @@ TEST_F(MysqlTableTargetTest, FromStrataTypesWithCompositeKey) {
   auto rows = rows_of(*cold);
   ASSERT_EQ(rows.size(), 3u);
   const std::string bytes("\0\x01", 2);
-  EXPECT_EQ(rows[0], "'A'|0|0|0|'" + bytes + "'|1700000000123456|20000|'12.345'|'{\"i\": 1}'|'it''s'");
+  EXPECT_EQ(rows[0],
+            "'A'|0|0|0|'" + bytes + "'|1700000000123456|20000|'12.345'|'{\"i\": 1}'|'it''s'");
   EXPECT_EQ(rows[1],
             "'a'|1|0.1|1|'" + bytes + "'|1700000000123457|20001|'12.345'|'{\"i\": 1}'|'it''s'");
-  EXPECT_EQ(rows[2], "'a'|2|0.2|0|'" + bytes + "'|1700000000123458|20002|'12.345'|'{\"i\": 1}'|NULL");
+  EXPECT_EQ(rows[2],
+            "'a'|2|0.2|0|'" + bytes + "'|1700000000123458|20002|'12.345'|'{\"i\": 1}'|NULL");
 }
 
 TEST_F(MysqlTableTargetTest, DocumentsPutGetListRemove) {

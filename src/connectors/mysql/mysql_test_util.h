@@ -128,9 +128,10 @@ class MysqlTest : public testing::Test {
     ASSERT_FALSE(base_uri_.empty());
     std::string name = testing::UnitTest::GetInstance()->current_test_info()->name();
     db_ = "st_";
-    for (char c : name) db_ += static_cast<char>(std::isalnum(static_cast<unsigned char>(c))
-                                                     ? std::tolower(static_cast<unsigned char>(c))
-                                                     : '_');
+    for (char c : name)
+      db_ += static_cast<char>(std::isalnum(static_cast<unsigned char>(c))
+                                   ? std::tolower(static_cast<unsigned char>(c))
+                                   : '_');
     db_ = db_.substr(0, 60);
     admin_ = std::make_unique<Admin>(base_uri_);
     admin_->exec("DROP DATABASE IF EXISTS `" + db_ + "`");

@@ -13,12 +13,28 @@ namespace strata::pg {
 namespace {
 
 // Passed to libpq unchanged.
-constexpr const char* kLibpqOptions[] = {
-    "sslmode",        "sslrootcert",      "sslcert",   "sslkey",     "sslcrl",
-    "sslcompression", "sslsni",           "sslpassword", "channel_binding", "gssencmode",
-    "connect_timeout", "application_name", "target_session_attrs", "keepalives",
-    "keepalives_idle", "keepalives_interval", "keepalives_count", "tcp_user_timeout", "passfile",
-    "host",           "hostaddr",         "options"};
+constexpr const char* kLibpqOptions[] = {"sslmode",
+                                         "sslrootcert",
+                                         "sslcert",
+                                         "sslkey",
+                                         "sslcrl",
+                                         "sslcompression",
+                                         "sslsni",
+                                         "sslpassword",
+                                         "channel_binding",
+                                         "gssencmode",
+                                         "connect_timeout",
+                                         "application_name",
+                                         "target_session_attrs",
+                                         "keepalives",
+                                         "keepalives_idle",
+                                         "keepalives_interval",
+                                         "keepalives_count",
+                                         "tcp_user_timeout",
+                                         "passfile",
+                                         "host",
+                                         "hostaddr",
+                                         "options"};
 // Read by Strata.
 constexpr const char* kStrataOptions[] = {"lock_timeout", "statement_timeout"};
 
@@ -136,8 +152,9 @@ Status status_of(PGconn* conn, const PGresult* res, const ErrorContext& where,
   }
   if (starts_with(sqlstate, "08") || sqlstate == "57P01" || sqlstate == "57P02" ||
       sqlstate == "57P03") {
-    return Status::retryable(msg + " (the server closed the connection or is restarting; will "
-                                   "retry)");
+    return Status::retryable(msg +
+                             " (the server closed the connection or is restarting; will "
+                             "retry)");
   }
   if (sqlstate == "40001" || sqlstate == "40P01") {
     return Status::retryable(msg + " (a conflict with another transaction; will retry)");

@@ -82,7 +82,8 @@ class PgResult {
 
 // The Status for a failed statement (`res` may be null: the connection failed before a result).
 // Retryable: connection loss, SQLSTATE class 08, 40001, 40P01, 55P03, 57014, 57P01-57P03, 53300.
-// Permanent, with how to fix it: authentication (28xxx), missing table/column, permission, the rest.
+// Permanent, with how to fix it: authentication (28xxx), missing table/column, permission, the
+// rest.
 Status status_of(PGconn* conn, const PGresult* res, const ErrorContext& where, std::string_view op);
 
 // Bound parameters in libpq's form: text for every type (bytes as \x hex), unknown type OIDs so

@@ -22,6 +22,8 @@ class Session {
  public:
   explicit Session(const std::string& uri) : conn_(PQconnectdb(uri.c_str())) {
     EXPECT_EQ(PQstatus(conn_), CONNECTION_OK) << PQerrorMessage(conn_);
+    PQsetNoticeProcessor(
+        conn_, [](void*, const char*) {}, nullptr);  // "skipping" notices
   }
   ~Session() { PQfinish(conn_); }
   Session(const Session&) = delete;

@@ -65,7 +65,7 @@ TEST(PgTypes, MapType) {
   ColumnMapping n = map("numeric", 'b', ((12 << 16) | 2) + 4);
   EXPECT_EQ(n.precision, 12);
   EXPECT_EQ(n.scale, 2);
-  EXPECT_EQ(map("numeric", 'b', ((50 << 16) | 2) + 4).precision, 0);  // too wide: text
+  EXPECT_EQ(map("numeric", 'b', ((50 << 16) | 2) + 4).precision, 0);     // too wide: text
   EXPECT_EQ(map("numeric", 'b', ((5 << 16) | 0x7fe) + 4).precision, 0);  // scale -2: text
   CatalogType arr;
   arr.name = "_int4";

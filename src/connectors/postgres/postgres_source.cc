@@ -314,8 +314,8 @@ class PostgresBatchReader final : public BatchReader {
 
   Status bad_value(const Tuple& t, size_t c, const std::string& what) {
     const Column& col = (*info_->schema)[c];
-    std::string msg = prefix_ + "column '" + col.name + "' (" + col.source_type +
-                      ") at key " + key_text(*info_, t) + " holds " + what +
+    std::string msg = prefix_ + "column '" + col.name + "' (" + col.source_type + ") at key " +
+                      key_text(*info_, t) + " holds " + what +
                       ", which Strata cannot archive: fix the row, narrow the selection with "
                       "where, or add the column to the source's exclude list";
     conn_.discard();
@@ -606,7 +606,8 @@ class PostgresSource final : public Source {
     // The key: the primary key's or a unique index's columns, in index order.
     for (const std::string& key : spec_.key_columns) {
       int i = find(key);
-      if (i < 0) return error("key column '" + key + "' is excluded in table '" + spec_.table + "'");
+      if (i < 0)
+        return error("key column '" + key + "' is excluded in table '" + spec_.table + "'");
       const Column& c = columns[static_cast<size_t>(i)];
       if (c.type == Type::kJson) {
         return table_error("key column '" + key + "' is " + c.source_type +
@@ -654,8 +655,7 @@ class PostgresSource final : public Source {
       std::string guess = similar.text(0, 2) == "t" && spec_.table.find('.') == std::string::npos
                               ? similar.str(0, 1)
                               : similar.str(0, 0) + "." + similar.str(0, 1);
-      return table_error("does not exist (did you mean '" + guess +
-                         "'? names are case-sensitive)");
+      return table_error("does not exist (did you mean '" + guess + "'? names are case-sensitive)");
     }
     std::vector<sql::Param> schema{names[0]};
     STRATA_ASSIGN_OR_RETURN(
@@ -685,16 +685,15 @@ class PostgresSource final : public Source {
       return error(role + " column '" + name + "' does not exist in table '" + spec_.table +
                    "' (columns: " + join_names(names) + ")");
     };
-    if (spec_.key_columns.empty()) return error("no key column given for table '" + spec_.table + "'");
+    if (spec_.key_columns.empty())
+      return error("no key column given for table '" + spec_.table + "'");
     for (const std::string& k : spec_.key_columns) STRATA_TRY(check(k, "key"));
     if (!spec_.time_column.empty()) STRATA_TRY(check(spec_.time_column, "time"));
     for (const std::string& x : spec_.exclude_columns) {
       STRATA_TRY(check(x, "excluded"));
-      if (x == spec_.time_column ||
-          std::find(spec_.key_columns.begin(), spec_.key_columns.end(), x) !=
-              spec_.key_columns.end()) {
-        return table_error("column '" + x +
-                           "' is a key or time column and cannot be excluded");
+      if (x == spec_.time_column || std::find(spec_.key_columns.begin(), spec_.key_columns.end(),
+                                              x) != spec_.key_columns.end()) {
+        return table_error("column '" + x + "' is a key or time column and cannot be excluded");
       }
     }
     return Status::ok();
@@ -732,7 +731,8 @@ class PostgresSource final : public Source {
       std::string cols = "(";
       for (size_t i = 0; i < ix.columns.size(); ++i) cols += (i ? ", " : "") + ix.columns[i];
       cols += ")";
-      described.push_back(cols + (ix.primary ? " [primary key]" : " [unique index " + ix.name + "]"));
+      described.push_back(cols +
+                          (ix.primary ? " [primary key]" : " [unique index " + ix.name + "]"));
     }
     std::string key = "(";
     for (size_t i = 0; i < spec_.key_columns.size(); ++i) {
@@ -748,10 +748,9 @@ class PostgresSource final : public Source {
                            " in another order: list them in the index's order");
       }
     }
-    return table_error("key " + key +
-                       " is not the primary key or a unique index's columns (unique keys: " +
-                       join_names(described) +
-                       "): choose one of them, or add a primary key or unique index");
+    return table_error(
+        "key " + key + " is not the primary key or a unique index's columns (unique keys: " +
+        join_names(described) + "): choose one of them, or add a primary key or unique index");
   }
 
   // ---- plan ----
@@ -787,9 +786,8 @@ class PostgresSource final : public Source {
     sql::add_predicate(b, ti.ref, p);
     b.sql(" ORDER BY " + ti.ref.key[0] + " " + dir + " LIMIT 1");
     const char* op = "planning shards of";
-    STRATA_TRY(conn.exec(std::string("BEGIN; SET LOCAL statement_timeout = '") + kProbeTimeout +
-                             "'",
-                         op));
+    STRATA_TRY(
+        conn.exec(std::string("BEGIN; SET LOCAL statement_timeout = '") + kProbeTimeout + "'", op));
     Result<PgResult> r = conn.query(b.text(), b.params(), op, true);
     if (!r.is_ok()) {
       bool timed_out = r.status().message().find("SQLSTATE 57014") != std::string::npos;
@@ -809,12 +807,13 @@ class PostgresSource final : public Source {
     std::vector<sql::Param> params{sql::Param{Value::of_int(ti.oid), Type::kInt64}};
     STRATA_ASSIGN_OR_RETURN(
         PgResult r,
-        conn.query("SELECT coalesce(sum(c.reltuples) FILTER (WHERE c.reltuples >= 0), -1)::float8, "
-                   "coalesce(sum(c.relpages) FILTER (WHERE c.reltuples >= 0), 0)::float8, "
-                   "coalesce(sum(pg_relation_size(c.oid)), 0)::float8 / "
-                   "current_setting('block_size')::float8 FROM pg_partition_tree($1::oid::regclass) "
-                   "t JOIN pg_class c ON c.oid = t.relid WHERE t.isleaf",
-                   params, "estimating the size of"));
+        conn.query(
+            "SELECT coalesce(sum(c.reltuples) FILTER (WHERE c.reltuples >= 0), -1)::float8, "
+            "coalesce(sum(c.relpages) FILTER (WHERE c.reltuples >= 0), 0)::float8, "
+            "coalesce(sum(pg_relation_size(c.oid)), 0)::float8 / "
+            "current_setting('block_size')::float8 FROM pg_partition_tree($1::oid::regclass) "
+            "t JOIN pg_class c ON c.oid = t.relid WHERE t.isleaf",
+            params, "estimating the size of"));
     double tuples = std::stod(r.str(0, 0));
     double pages = std::stod(r.str(0, 1));
     double current = std::stod(r.str(0, 2));
@@ -856,7 +855,8 @@ class PostgresSource final : public Source {
         STRATA_ASSIGN_OR_RETURN(shard_lo, decode(std::string(key)));
       } else if (count >= shard_rows && key != std::string_view(prev)) {
         STRATA_ASSIGN_OR_RETURN(Value shard_hi, decode(prev));
-        shards.push_back(Shard{static_cast<int>(shards.size()), KeyRange{shard_lo, shard_hi}, count});
+        shards.push_back(
+            Shard{static_cast<int>(shards.size()), KeyRange{shard_lo, shard_hi}, count});
         STRATA_ASSIGN_OR_RETURN(shard_lo, decode(std::string(key)));
         count = 0;
       }
@@ -889,16 +889,17 @@ class PostgresSource final : public Source {
 
     sql::Builder b(Dialect::kPostgres);
     b.sql("SELECT " + ti.first_key_expr() + ", rn, total FROM (SELECT " + ti.ref.key[0] +
-          ", row_number() OVER (ORDER BY " + ti.ref.key[0] + ") AS rn, count(*) OVER () AS total FROM " +
-          ti.ref.qualified + " TABLESAMPLE SYSTEM (" + pct_text + ") REPEATABLE (20261126)");
+          ", row_number() OVER (ORDER BY " + ti.ref.key[0] +
+          ") AS rn, count(*) OVER () AS total FROM " + ti.ref.qualified + " TABLESAMPLE SYSTEM (" +
+          pct_text + ") REPEATABLE (20261126)");
     sql::add_shard_bounds(b, ti.ref, Shard{0, KeyRange{lo, hi}, 0});
     sql::add_predicate(b, ti.ref, p);
     b.sql(") s WHERE rn % " + std::to_string(step) + " = 0 ORDER BY rn");
     const char* op = "planning shards of";
     STRATA_ASSIGN_OR_RETURN(PgResult r, conn.query(b.text(), b.params(), op, true));
 
-    const bool integer_key = storage_of(ti.first_key_type()) == Storage::kInt &&
-                             ti.first_key_type() != Type::kBool;
+    const bool integer_key =
+        storage_of(ti.first_key_type()) == Storage::kInt && ti.first_key_type() != Type::kBool;
     std::vector<Value> cuts;
     for (int i = 0; i < r.rows(); ++i) {
       STRATA_ASSIGN_OR_RETURN(Value v, decode_cell(ti, r, i, 0));
@@ -923,14 +924,15 @@ class PostgresSource final : public Source {
         STRATA_ASSIGN_OR_RETURN(shard_hi, key_before(conn, ti, cut));
         if (shard_hi.is_null() || shard_hi.compare(shard_lo) < 0) continue;
       }
-      shards.push_back(Shard{static_cast<int>(shards.size()), KeyRange{shard_lo, shard_hi}, per_shard});
+      shards.push_back(
+          Shard{static_cast<int>(shards.size()), KeyRange{shard_lo, shard_hi}, per_shard});
       shard_lo = cut;
     }
     int64_t rest = static_cast<int64_t>(
         std::max(0.0, static_cast<double>(total) * rows_per_sample -
                           static_cast<double>(per_shard) * static_cast<double>(shards.size())));
-    shards.push_back(Shard{static_cast<int>(shards.size()), KeyRange{shard_lo, hi},
-                           std::max<int64_t>(rest, 1)});
+    shards.push_back(
+        Shard{static_cast<int>(shards.size()), KeyRange{shard_lo, hi}, std::max<int64_t>(rest, 1)});
     return Status::ok();
   }
 
@@ -941,7 +943,8 @@ class PostgresSource final : public Source {
           ti.ref.key[0] + " < ")
         .param(cut, ti.first_key_type())
         .sql(" ORDER BY " + ti.ref.key[0] + " DESC LIMIT 1");
-    STRATA_ASSIGN_OR_RETURN(PgResult r, conn.query(b.text(), b.params(), "planning shards of", true));
+    STRATA_ASSIGN_OR_RETURN(PgResult r,
+                            conn.query(b.text(), b.params(), "planning shards of", true));
     if (r.rows() == 0) return Value::null();
     return decode_cell(ti, r, 0, 0);
   }
@@ -987,8 +990,8 @@ Result<std::unique_ptr<Source>> open_source_at(const Uri& uri, const SourceSpec&
   if (auto it = uri.query.find("plan_exact_rows"); it != uri.query.end()) {
     Result<int64_t> n = parse_int(it->second);
     if (!n.is_ok() || *n < 0) {
-      return Status::permanent(store + ": plan_exact_rows must be a row count, got '" +
-                               it->second + "'");
+      return Status::permanent(store + ": plan_exact_rows must be a row count, got '" + it->second +
+                               "'");
     }
     exact_rows = *n;
   }

@@ -18,11 +18,11 @@ using pg::PgResult;
 
 constexpr size_t kCopyChunk = 1 << 20;  // bytes per PQputCopyData
 
-std::string quote(std::string_view name) {
-  return sql::quote_ident(sql::Dialect::kPostgres, name);
-}
+std::string quote(std::string_view name) { return sql::quote_ident(sql::Dialect::kPostgres, name); }
 
-sql::Param text_param(std::string s) { return sql::Param{Value::of_text(std::move(s)), Type::kString}; }
+sql::Param text_param(std::string s) {
+  return sql::Param{Value::of_text(std::move(s)), Type::kString};
+}
 
 // A column of the existing target table.
 struct TargetColumn {
@@ -67,15 +67,15 @@ class PostgresTableTarget final : public TableTarget {
         std::string type = pg::ddl_type(c);
         if ((source_kind == "postgres" || source_kind == "postgresql") && !c.source_type.empty()) {
           // The source's own type, when this database knows it (an enum or domain may not exist).
-          STRATA_ASSIGN_OR_RETURN(
-              PgResult r,
-              conn->query("SELECT to_regtype($1) IS NOT NULL", {text_param(c.source_type)}, op));
+          STRATA_ASSIGN_OR_RETURN(PgResult r, conn->query("SELECT to_regtype($1) IS NOT NULL",
+                                                          {text_param(c.source_type)}, op));
           if (r.text(0, 0) == "t") type = c.source_type;
         }
         ddl += (i ? ", " : "") + quote(c.name) + " " + type + (c.nullable ? "" : " NOT NULL");
       }
       ddl += ", PRIMARY KEY (";
-      for (size_t i = 0; i < key_columns.size(); ++i) ddl += (i ? ", " : "") + quote(key_columns[i]);
+      for (size_t i = 0; i < key_columns.size(); ++i)
+        ddl += (i ? ", " : "") + quote(key_columns[i]);
       ddl += "))";
       Status s = conn->exec(ddl, op);
       if (!s.is_ok()) {
@@ -134,8 +134,9 @@ class PostgresTableTarget final : public TableTarget {
       insert += (i ? ", " : "") + q;
       std::string conv;
       if (t.is_array && c.type == Type::kJson) {
-        conv = "CASE WHEN " + q + " IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(" +
-               q + "::jsonb))::" + t.type + " END";
+        conv = "CASE WHEN " + q +
+               " IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(" + q +
+               "::jsonb))::" + t.type + " END";
       } else {
         conv = q + "::" + t.type;
       }
@@ -147,8 +148,7 @@ class PostgresTableTarget final : public TableTarget {
     insert += ") DO NOTHING";
 
     Status s = conn->exec("BEGIN; SET LOCAL statement_timeout = '" +
-                              pg::pg_interval_ms(pool_->options().statement_timeout) + "'; " +
-                              temp,
+                              pg::pg_interval_ms(pool_->options().statement_timeout) + "'; " + temp,
                           op);
     if (s.is_ok()) s = copy_in(*conn, batch);
     uint64_t inserted = 0;
@@ -207,10 +207,10 @@ class PostgresTableTarget final : public TableTarget {
     STRATA_ASSIGN_OR_RETURN(std::string docs, documents_table(*conn, false));
     std::vector<std::string> out;
     if (docs.empty()) return out;
-    STRATA_ASSIGN_OR_RETURN(PgResult r,
-                            conn->query("SELECT path FROM " + docs +
-                                            " WHERE starts_with(path, $1) ORDER BY path COLLATE \"C\"",
-                                        {text_param(prefix)}, "listing documents next to"));
+    STRATA_ASSIGN_OR_RETURN(
+        PgResult r, conn->query("SELECT path FROM " + docs +
+                                    " WHERE starts_with(path, $1) ORDER BY path COLLATE \"C\"",
+                                {text_param(prefix)}, "listing documents next to"));
     for (int i = 0; i < r.rows(); ++i) out.push_back(r.str(i, 0));
     return out;
   }
@@ -219,9 +219,9 @@ class PostgresTableTarget final : public TableTarget {
     STRATA_ASSIGN_OR_RETURN(ConnectionPool::Lease conn, pool_->acquire());
     STRATA_ASSIGN_OR_RETURN(std::string docs, documents_table(*conn, false));
     if (docs.empty()) return Status::ok();
-    STRATA_ASSIGN_OR_RETURN(PgResult r, conn->query("DELETE FROM " + docs + " WHERE path = $1",
-                                                    {text_param(path)},
-                                                    "removing a document next to"));
+    STRATA_ASSIGN_OR_RETURN(
+        PgResult r, conn->query("DELETE FROM " + docs + " WHERE path = $1", {text_param(path)},
+                                "removing a document next to"));
     (void)r;
     return Status::ok();
   }
@@ -248,15 +248,15 @@ class PostgresTableTarget final : public TableTarget {
 
   Status ensure_schema(pg::Connection& conn) {
     STRATA_ASSIGN_OR_RETURN(std::string s, schema_name(conn));
-    STRATA_ASSIGN_OR_RETURN(
-        PgResult r, conn.query("SELECT 1 FROM pg_namespace WHERE nspname = $1::name",
-                               {text_param(s)}, "creating the schema of"));
+    STRATA_ASSIGN_OR_RETURN(PgResult r,
+                            conn.query("SELECT 1 FROM pg_namespace WHERE nspname = $1::name",
+                                       {text_param(s)}, "creating the schema of"));
     if (r.rows() > 0) return Status::ok();
     Status st = conn.exec("CREATE SCHEMA IF NOT EXISTS " + quote(s), "creating the schema of");
     if (st.is_ok()) return st;
-    STRATA_ASSIGN_OR_RETURN(
-        PgResult again, conn.query("SELECT 1 FROM pg_namespace WHERE nspname = $1::name",
-                                   {text_param(s)}, "creating the schema of"));
+    STRATA_ASSIGN_OR_RETURN(PgResult again,
+                            conn.query("SELECT 1 FROM pg_namespace WHERE nspname = $1::name",
+                                       {text_param(s)}, "creating the schema of"));
     return again.rows() > 0 ? Status::ok() : st;
   }
 
@@ -268,9 +268,9 @@ class PostgresTableTarget final : public TableTarget {
                                                    {text_param(docs)}, "describing"));
     if (r.text(0, 0) == "t") return docs;
     if (!create) return std::string();
-    Status st = conn.exec("CREATE TABLE IF NOT EXISTS " + docs +
-                              " (path text PRIMARY KEY, content text NOT NULL)",
-                          "creating the documents table next to");
+    Status st = conn.exec(
+        "CREATE TABLE IF NOT EXISTS " + docs + " (path text PRIMARY KEY, content text NOT NULL)",
+        "creating the documents table next to");
     if (!st.is_ok()) {
       STRATA_ASSIGN_OR_RETURN(PgResult again, conn.query("SELECT to_regclass($1) IS NOT NULL",
                                                          {text_param(docs)}, "describing"));

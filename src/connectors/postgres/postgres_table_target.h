@@ -8,7 +8,8 @@
 // in one transaction (statement_timeout applies), so loading the same rows twice inserts nothing
 // the second time. JSON arrays read from array columns are turned back into arrays (one
 // dimension). Documents (manifests) live in `_strata_documents(path text primary key, content
-// text)` in the table's schema. Thread-safe: every call borrows its own pooled connection.
+// text)` in the table's schema (put upserts, remove of a missing one is ok, list sorts bytewise).
+// Thread-safe: every call borrows its own pooled connection.
 #pragma once
 
 #include <memory>

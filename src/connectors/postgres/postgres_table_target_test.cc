@@ -115,30 +115,29 @@ TEST_F(PostgresTableTargetTest, CreatesLoadsTwiceWithoutDuplicatesAndReadsBack) 
   more.add(Column{"extra", Type::kString});
   Status s = target->prepare(more, {"id"}, "postgres");
   ASSERT_FALSE(s.is_ok());
-  EXPECT_NE(s.message().find("table 'archive.telemetry' has no column 'extra'"),
-            std::string::npos)
+  EXPECT_NE(s.message().find("table 'archive.telemetry' has no column 'extra'"), std::string::npos)
       << s.message();
 }
 
 TEST_F(PostgresTableTargetTest, StrataTypesFromAnotherSourceKind) {
-  auto schema = std::make_shared<const Schema>(std::vector<Column>{
-      {"Id", Type::kInt64, false},
-      {"at", Type::kTimestamp},
-      {"price", Type::kDecimal, true, 10, 3},
-      {"any", Type::kDecimal},
-      {"ok", Type::kBool},
-      {"blob", Type::kBytes},
-      {"doc", Type::kJson},
-      {"day", Type::kDate},
-      {"x", Type::kDouble},
-      {"s", Type::kString, true, 0, 0, "GEOMETRY"}});
+  auto schema = std::make_shared<const Schema>(
+      std::vector<Column>{{"Id", Type::kInt64, false},
+                          {"at", Type::kTimestamp},
+                          {"price", Type::kDecimal, true, 10, 3},
+                          {"any", Type::kDecimal},
+                          {"ok", Type::kBool},
+                          {"blob", Type::kBytes},
+                          {"doc", Type::kJson},
+                          {"day", Type::kDate},
+                          {"x", Type::kDouble},
+                          {"s", Type::kString, true, 0, 0, "GEOMETRY"}});
   auto target = open_target("Cold \"T\"");
   ASSERT_TRUE(target->prepare(*schema, {"Id"}, "sqlite").is_ok());
-  EXPECT_EQ(db_->column("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE "
-                        "attrelid = '\"Cold \"\"T\"\"\"'::regclass AND attnum > 0 ORDER BY attnum"),
-            (std::vector<std::string>{"bigint", "timestamp with time zone", "numeric(10,3)",
-                                      "numeric", "boolean", "bytea", "jsonb", "date",
-                                      "double precision", "text"}));
+  EXPECT_EQ(
+      db_->column("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE "
+                  "attrelid = '\"Cold \"\"T\"\"\"'::regclass AND attnum > 0 ORDER BY attnum"),
+      (std::vector<std::string>{"bigint", "timestamp with time zone", "numeric(10,3)", "numeric",
+                                "boolean", "bytea", "jsonb", "date", "double precision", "text"}));
   Batch b(schema);
   b.column(0).append_int(7);
   b.column(1).append_int(*parse_timestamp("1960-05-06T07:08:09.000123Z"));

@@ -51,7 +51,8 @@ std::string literal(Dialect d, const Value& v, Type type) {
       std::string t = format_timestamp(v.as_int());  // 2026-01-02T03:04:05.123456Z
       t[10] = ' ';
       t.pop_back();
-      return quote_text(d, d == Dialect::kPostgres ? t + "+00" : t);
+      return d == Dialect::kPostgres ? quote_text(d, t + "+00") + "::timestamptz"
+                                     : quote_text(d, t);
     }
     case Type::kDate:
       if (v.is_int()) return quote_text(d, format_date(v.as_int()));
@@ -86,6 +87,8 @@ Builder& Builder::sql(std::string_view s) {
 Builder& Builder::param(Value v, Type type) {
   if (dialect_ == Dialect::kPostgres) {
     sql_ += '$' + std::to_string(params_.size() + 1);
+    // Typed, so that a date column compares with the full instant rather than a day.
+    if (type == Type::kTimestamp) sql_ += "::timestamptz";
   } else {
     sql_ += '?';
   }

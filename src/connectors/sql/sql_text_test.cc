@@ -35,7 +35,7 @@ TEST(SqlText, QuotesIdentifiersPerDialect) {
   EXPECT_EQ(literal(Dialect::kMysql, Value::of_text("a'b\\c"), Type::kString), "'a''b\\\\c'");
   EXPECT_EQ(literal(Dialect::kPostgres, Value::of_text("a'b\\c"), Type::kString), "'a''b\\c'");
   EXPECT_EQ(literal(Dialect::kPostgres, Value::of_int(0), Type::kTimestamp),
-            "'1970-01-01 00:00:00+00'");
+            "'1970-01-01 00:00:00+00'::timestamptz");
   EXPECT_EQ(literal(Dialect::kMysql, Value::of_text("\x01\xff"), Type::kBytes), "X'01ff'");
   EXPECT_EQ(literal(Dialect::kPostgres, Value::null(), Type::kInt64), "NULL");
 }
@@ -51,11 +51,12 @@ TEST(SqlText, ReadNumbersPostgresPlaceholdersAndShowsLiterals) {
   std::vector<Value> after = {Value::of_int(15)};
   build_read(b, t, "*", p, s, &after, 100);
   EXPECT_EQ(b.text(),
-            "SELECT * FROM \"app\".\"tele metry\" WHERE \"id\" BETWEEN $1 AND $2 AND \"ts\" < $3 "
-            "AND (status <> 'x') AND ((\"id\" > $4)) ORDER BY \"id\" LIMIT 100");
+            "SELECT * FROM \"app\".\"tele metry\" WHERE \"id\" BETWEEN $1 AND $2 AND \"ts\" < "
+            "$3::timestamptz AND (status <> 'x') AND ((\"id\" > $4)) ORDER BY \"id\" LIMIT 100");
   EXPECT_EQ(b.shown(),
             "SELECT * FROM \"app\".\"tele metry\" WHERE \"id\" BETWEEN 10 AND 20 AND \"ts\" < "
-            "'1970-01-02 00:00:00+00' AND (status <> 'x') AND ((\"id\" > 15)) ORDER BY \"id\" "
+            "'1970-01-02 00:00:00+00'::timestamptz AND (status <> 'x') AND ((\"id\" > 15)) ORDER "
+            "BY \"id\" "
             "LIMIT 100");
   ASSERT_EQ(b.params().size(), 4u);
   EXPECT_EQ(b.params()[2].type, Type::kTimestamp);

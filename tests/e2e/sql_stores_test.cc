@@ -1,0 +1,459 @@
+// End to end on real PostgreSQL and MariaDB servers (started by scripts/test-servers): the strata
+// binary moves rows into Parquet files and a cold database table; the tests look at the source
+// and the cold table through the servers' own command-line clients and at the archive through
+// DuckDB. Each test works in its own database, so tests can kill "their" connections and run in
+// parallel; tests that restart a server or stall a replica start a private server set.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <set>
+#include <thread>
+
+#include "core/uri.h"
+#include "tests/e2e/e2e_support.h"
+
+namespace strata::e2e {
+namespace {
+
+using testing_support::duckdb_query;
+using testing_support::fresh_dir;
+using testing_support::run_command;
+using testing_support::sql_quote;
+
+std::string shq(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out += c;
+    }
+  }
+  return out + "'";
+}
+
+std::string env_or_fail(const char* name) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) {
+    ADD_FAILURE() << name
+                  << " is not set: run the tests through `make test` or scripts/run-tests, "
+                     "which start the database servers";
+    return "";
+  }
+  return v;
+}
+
+// One server and one database of it, seen through its command-line client.
+class Store {
+ public:
+  // kind: "pg" or "mysql"; server_uri: STRATA_TEST_*_URI (with the password).
+  Store(std::string kind, const std::string& server_uri, std::string db)
+      : kind_(std::move(kind)), db_(std::move(db)) {
+    auto u = parse_uri(server_uri);
+    if (!u.is_ok()) {
+      ADD_FAILURE() << "bad server URI in the environment";
+      return;
+    }
+    host_ = u->host;
+    port_ = u->port;
+    user_ = u->user;
+    password_ = u->password;
+    admin_db_ = u->path.empty() ? "" : u->path.substr(u->path.front() == '/' ? 1 : 0);
+  }
+
+  const std::string& kind() const { return kind_; }
+  bool pg() const { return kind_ == "pg"; }
+
+  // The URI strata gets: the password through ${E2E_SQL_PASSWORD}, never literally.
+  std::string strata_uri(const std::string& query = "") const {
+    ::setenv("E2E_SQL_PASSWORD", password_.c_str(), 1);
+    return std::string(pg() ? "postgres" : "mysql") + "://" + user_ + ":${E2E_SQL_PASSWORD}@" +
+           host_ + ":" + std::to_string(port_) + "/" + db_ + query;
+  }
+
+  // Runs SQL in this database (or the server's default one); rows as "a|b|c", NULL as "NULL".
+  std::vector<std::string> query(const std::string& sql, bool in_admin_db = false) const {
+    std::string db = in_admin_db ? admin_db_ : db_;
+    std::string cmd;
+    if (pg()) {
+      cmd = "PGPASSWORD=" + shq(password_) + " psql -X -q -At -F '|' -v ON_ERROR_STOP=1 -h " +
+            host_ + " -p " + std::to_string(port_) + " -U " + user_ + " -d " + db +
+            " --pset=null=NULL -c " + shq(sql) + " 2>&1";
+    } else {
+      cmd = "MYSQL_PWD=" + shq(password_) + " mariadb --no-defaults -N -B -h " + host_ + " -P " +
+            std::to_string(port_) + " -u " + user_ + (db.empty() ? "" : " -D " + db) + " -e " +
+            shq("SET time_zone = '+00:00'; " + sql) + " 2>&1";
+    }
+    auto [rc, out] = run_command(cmd);
+    EXPECT_EQ(rc, 0) << kind_ << ": " << sql << "\n" << out;
+    std::vector<std::string> rows;
+    size_t start = 0;
+    while (start < out.size()) {
+      size_t nl = out.find('\n', start);
+      if (nl == std::string::npos) nl = out.size();
+      std::string line = out.substr(start, nl - start);
+      if (!pg()) std::replace(line.begin(), line.end(), '\t', '|');
+      rows.push_back(line);
+      start = nl + 1;
+    }
+    return rows;
+  }
+  int64_t count(const std::string& table, const std::string& where = "") const {
+    auto r = query("SELECT count(*) FROM " + table + (where.empty() ? "" : " WHERE " + where));
+    return r.empty() ? -1 : std::stoll(r[0]);
+  }
+
+  void create_database() const {
+    query("DROP DATABASE IF EXISTS " + db_, true);
+    query("CREATE DATABASE " + db_, true);
+  }
+  void drop_database() const { query("DROP DATABASE IF EXISTS " + db_, true); }
+
+  // The telemetry table: ids 1..rows, ts spread over 90 days (about 2/3 older than 30 days),
+  // none within 12 hours of the 30-day cutoff, so a test and strata agree on what is old.
+  void create_telemetry(const std::string& table, int rows) const {
+    if (pg()) {
+      query("CREATE TABLE " + table +
+            " (id bigint PRIMARY KEY, vehicle int NOT NULL, ts timestamp(6) NOT NULL, speed "
+            "double precision, status varchar(16), amount numeric(10,2))");
+      query("INSERT INTO " + table +
+            " SELECT g, g % 50, date_trunc('second', now() AT TIME ZONE 'UTC') - (g % 90) * "
+            "interval '1 day' - interval '12 hours' - (g % 1000) * interval '1 second', (g % 1000) "
+            "/ 10.0, CASE WHEN "
+            "g % 7 = 0 THEN NULL ELSE 'ok-' || (g % 5) END, (g % 10000) / 100.0 FROM "
+            "generate_series(1, " +
+            std::to_string(rows) + ") g");
+    } else {
+      query("CREATE TABLE " + table +
+            " (id bigint PRIMARY KEY, vehicle int NOT NULL, ts datetime(6) NOT NULL, speed "
+            "double, status varchar(16), amount decimal(10,2))");
+      query("INSERT INTO " + table +
+            " SELECT seq, seq % 50, TIMESTAMP(DATE_FORMAT(UTC_TIMESTAMP(), '%Y-%m-%d "
+            "%H:%i:%s')) - INTERVAL (seq % 90) DAY - INTERVAL 12 HOUR - INTERVAL (seq % 1000) "
+            "SECOND, (seq % "
+            "1000) / 10.0, CASE WHEN seq % 7 = 0 THEN NULL ELSE CONCAT('ok-', seq % 5) END, "
+            "(seq % 10000) / 100.0 FROM seq_1_to_" +
+            std::to_string(rows));
+    }
+  }
+  std::string older_than_30d() const {
+    return pg() ? "ts < (now() AT TIME ZONE 'UTC') - interval '30 days'"
+                : "ts < UTC_TIMESTAMP() - INTERVAL 30 DAY";
+  }
+  // "id|vehicle|status|amount|ts_us" of every row, the way the archive is compared.
+  std::vector<std::string> rows(const std::string& table, const std::string& where = "") const {
+    std::string ts_us = pg() ? "(extract(epoch from ts) * 1000000)::bigint"
+                             : "CAST(UNIX_TIMESTAMP(ts) * 1000000 AS SIGNED)";
+    auto r = query("SELECT id, vehicle, COALESCE(status, 'NULL'), amount, " + ts_us + " FROM " +
+                   table + (where.empty() ? "" : " WHERE " + where) + " ORDER BY id");
+    return r;
+  }
+  // Ends this database's other connections (strata's), as a DBA or a failover would.
+  int kill_connections() const {
+    if (pg()) {
+      auto r =
+          query("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '" +
+                    db_ + "' AND pid <> pg_backend_pid()",
+                true);
+      return r.empty() ? 0 : std::stoi(r[0]);
+    }
+    auto ids = query("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = '" + db_ +
+                     "' AND ID <> CONNECTION_ID()");
+    int n = 0;
+    for (const std::string& id : ids) {
+      if (id.empty()) continue;
+      run_command("MYSQL_PWD=" + shq(password_) + " mariadb --no-defaults -h " + host_ + " -P " +
+                  std::to_string(port_) + " -u " + user_ + " -e 'KILL " + id + "' 2>/dev/null");
+      ++n;
+    }
+    return n;
+  }
+
+ private:
+  std::string kind_, db_, host_, user_, password_, admin_db_;
+  int port_ = 0;
+};
+
+std::string server_uri(const std::string& kind) {
+  return env_or_fail(kind == "pg" ? "STRATA_TEST_PG_URI" : "STRATA_TEST_MYSQL_URI");
+}
+
+// The archive as DuckDB reads it: "id|vehicle|status|amount|ts_us", sorted by id.
+std::vector<std::string> archived_rows(const std::string& dir) {
+  auto j = duckdb_query(
+      {"SELECT id, vehicle, COALESCE(status, 'NULL') AS status, CAST(amount AS VARCHAR) AS "
+       "amount, epoch_us(ts) AS ts_us FROM read_parquet(" +
+       sql_quote(dir + "/**/*.parquet") + ") ORDER BY id"});
+  EXPECT_TRUE(j.is_ok()) << j.status().to_string();
+  std::vector<std::string> out;
+  if (!j.is_ok()) return out;
+  for (const auto& row : *j) {
+    auto text = [](const nlohmann::json& v) {
+      return v.is_string() ? v.get<std::string>() : v.dump();
+    };
+    out.push_back(text(row["id"]) + "|" + text(row["vehicle"]) + "|" + text(row["status"]) + "|" +
+                  text(row["amount"]) + "|" + text(row["ts_us"]));
+  }
+  return out;
+}
+
+std::string policy(const Store& s, const std::string& name, const std::string& table,
+                   const std::string& extra_targets = "", const std::string& more = "") {
+  return "name: " + name + "\nsource: {uri: '" + s.strata_uri() + "', table: " + table +
+         ", key: id, time: ts}\n"
+         "selection: {older_than: 30d}\n"
+         "split: {shard_rows: 1000, parallel: 2}\n"
+         "batch: {rows: 500}\n"
+         "targets:\n"
+         "  - {uri: file://archive, format: parquet}\n" +
+         extra_targets + "mode: move\n" + more;
+}
+
+// Archive + what is left in the source = the original rows; no id archived twice.
+void expect_nothing_lost(const Store& s, const std::string& table, const std::string& dir,
+                         const std::vector<std::string>& original) {
+  std::vector<std::string> archived = archived_rows(dir + "/archive");
+  std::vector<std::string> left = s.rows(table);
+  std::set<std::string> ids;
+  for (const std::string& r : archived) {
+    EXPECT_TRUE(ids.insert(r.substr(0, r.find('|'))).second) << "archived twice: " << r;
+  }
+  std::vector<std::string> all = archived;
+  all.insert(all.end(), left.begin(), left.end());
+  std::sort(all.begin(), all.end());
+  std::vector<std::string> want = original;
+  std::sort(want.begin(), want.end());
+  ASSERT_EQ(all.size(), want.size()) << archived.size() << " archived + " << left.size() << " left";
+  EXPECT_TRUE(all == want) << "archive + source differ from the original rows";
+}
+
+class SqlStore : public ::testing::TestWithParam<const char*> {
+ protected:
+  std::string db_name(const std::string& what) const {
+    return std::string("e2e_") + GetParam() + "_" + what;
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Stores, SqlStore, ::testing::Values("pg", "mysql"),
+                         [](const auto& info) { return std::string(info.param); });
+
+TEST_P(SqlStore, MovesToParquetAndAColdTableIdempotently) {
+  Store s(GetParam(), server_uri(GetParam()), db_name("move"));
+  s.create_database();
+  s.create_telemetry("telemetry", 6000);
+  const auto original = s.rows("telemetry");
+  const auto eligible = s.rows("telemetry", s.older_than_30d());
+  ASSERT_GT(eligible.size(), 3000u);
+  const std::string cold_table = s.pg() ? "cold.telemetry" : "telemetry_cold";
+  std::string dir = fresh_dir(db_name("move"));
+  write_file(dir + "/p.yaml",
+             policy(s, "move", "telemetry",
+                    "  - {uri: '" + s.strata_uri("?table=" + cold_table) + "'}\n"));
+  auto r = run_strata({"run", "p.yaml", "--json"}, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  auto report = nlohmann::json::parse(r.out);
+  EXPECT_EQ(report["state"], "succeeded");
+  EXPECT_EQ(report["rows"].get<size_t>(), eligible.size());
+
+  EXPECT_EQ(archived_rows(dir + "/archive"), eligible);
+  EXPECT_EQ(s.rows(cold_table), eligible) << "the cold table holds other rows than the archive";
+  EXPECT_EQ(s.count("telemetry", s.older_than_30d()), 0);
+  expect_nothing_lost(s, "telemetry", dir, original);
+
+  // Verify reads the cold table back (and the files); a re-run finds nothing new and the cold
+  // table gains no duplicate.
+  auto v = run_strata({"verify", s.strata_uri("?table=" + cold_table)}, dir);
+  EXPECT_EQ(v.exit_code, 0) << v.err << v.out;
+  auto again = run_strata({"run", "p.yaml", "--new", "--json"}, dir);
+  ASSERT_EQ(again.exit_code, 0) << again.err << again.out;
+  EXPECT_EQ(s.count(cold_table), static_cast<int64_t>(eligible.size()));
+  s.drop_database();
+}
+
+TEST_P(SqlStore, ConnectionsKilledMidShardTheTaskStillFinishes) {
+  Store s(GetParam(), server_uri(GetParam()), db_name("kill"));
+  s.create_database();
+  s.create_telemetry("telemetry", 9000);
+  const auto original = s.rows("telemetry");
+  std::string dir = fresh_dir(db_name("kill"));
+  // Slow enough (about 4 s) that the kills land mid-shard.
+  write_file(dir + "/p.yaml",
+             policy(s, "kill", "telemetry", "", "throttle: {rows_per_second: 1500}\n"));
+  pid_t pid = spawn_strata({"run", "p.yaml", "--json"}, dir);
+  ASSERT_GT(pid, 0);
+  int killed = 0;
+  for (int i = 0; i < 3; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+    killed += s.kill_connections();
+  }
+  int rc = wait_for(pid);
+  EXPECT_GT(killed, 0) << "no connection of strata was seen to kill";
+  ASSERT_EQ(rc, 0) << read_text(dir + "/.stderr") << read_text(dir + "/.stdout");
+  EXPECT_EQ(s.count("telemetry", s.older_than_30d()), 0);
+  expect_nothing_lost(s, "telemetry", dir, original);
+  s.drop_database();
+}
+
+TEST_P(SqlStore, RowsInsertedAndUpdatedDuringTheRunAreNotLost) {
+  Store s(GetParam(), server_uri(GetParam()), db_name("churn"));
+  s.create_database();
+  s.create_telemetry("telemetry", 6000);
+  const auto before = s.rows("telemetry");
+  std::string dir = fresh_dir(db_name("churn"));
+  write_file(dir + "/p.yaml",
+             policy(s, "churn", "telemetry", "", "throttle: {rows_per_second: 2000}\n"));
+  pid_t pid = spawn_strata({"run", "p.yaml", "--json"}, dir);
+  ASSERT_GT(pid, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  // Old rows move to the present (no longer selected): they must stay in the source, whether
+  // or not they were read before the update. New old rows arrive at the end of the key range.
+  const std::string now = s.pg() ? "now() AT TIME ZONE 'UTC'" : "UTC_TIMESTAMP()";
+  s.query("UPDATE telemetry SET ts = " + now + ", status = 'updated' WHERE id % 97 = 1 AND " +
+          s.older_than_30d());
+  const auto updated = s.query("SELECT id FROM telemetry WHERE status = 'updated' ORDER BY id");
+  ASSERT_FALSE(updated.empty());
+  if (s.pg()) {
+    s.query(
+        "INSERT INTO telemetry SELECT g, 1, (now() AT TIME ZONE 'UTC') - interval '60 days', "
+        "1.5, 'late', 1.00 FROM generate_series(6001, 6200) g");
+  } else {
+    s.query(
+        "INSERT INTO telemetry SELECT seq, 1, UTC_TIMESTAMP() - INTERVAL 60 DAY, 1.5, "
+        "'late', 1.00 FROM seq_6001_to_6200");
+  }
+  int rc = wait_for(pid);
+  ASSERT_EQ(rc, 0) << read_text(dir + "/.stderr");
+
+  // Every updated row is still in the source, with its update.
+  auto still = s.query("SELECT id FROM telemetry WHERE status = 'updated' ORDER BY id");
+  EXPECT_EQ(still, updated);
+  // Every id ever inserted is in the archive or the source; none is in the archive twice.
+  std::vector<std::string> archived = archived_rows(dir + "/archive");
+  std::set<int64_t> ids;
+  for (const std::string& r : archived) {
+    EXPECT_TRUE(ids.insert(std::stoll(r.substr(0, r.find('|')))).second) << r;
+  }
+  for (const std::string& id : s.query("SELECT id FROM telemetry")) ids.insert(std::stoll(id));
+  EXPECT_EQ(ids.size(), 6200u);
+  EXPECT_EQ(*ids.begin(), 1);
+  EXPECT_EQ(*ids.rbegin(), 6200);
+  s.drop_database();
+}
+
+// A private server set: restarting or stalling the shared one would disturb parallel tests.
+class PrivateServers {
+ public:
+  explicit PrivateServers(const std::string& only) : dir_(fresh_dir("servers-" + only)) {
+    auto [rc, out] = run_command(std::string(STRATA_SOURCE_DIR) + "/scripts/test-servers start " +
+                                 dir_ + " --only " + only + " 2>&1");
+    EXPECT_EQ(rc, 0) << out;
+    ok_ = rc == 0;
+  }
+  ~PrivateServers() {
+    run_command(std::string(STRATA_SOURCE_DIR) + "/scripts/test-servers stop " + dir_ +
+                " >/dev/null 2>&1");
+  }
+  bool ok() const { return ok_; }
+  // A variable of the set's env file.
+  std::string env(const std::string& name) const {
+    auto [rc, out] =
+        run_command("bash -c " + shq("source " + dir_ + "/env && printf %s \"$" + name + "\""));
+    return rc == 0 ? out : "";
+  }
+  void restart(const std::string& which) const {
+    auto [rc, out] = run_command(std::string(STRATA_SOURCE_DIR) + "/scripts/test-servers restart " +
+                                 dir_ + " " + which + " 2>&1");
+    EXPECT_EQ(rc, 0) << out;
+  }
+
+ private:
+  std::string dir_;
+  bool ok_ = false;
+};
+
+TEST_P(SqlStore, ServerRestartedMidRunTheTaskFinishesAfterRetries) {
+  const std::string kind = GetParam();
+  PrivateServers servers(kind);
+  ASSERT_TRUE(servers.ok());
+  Store s(kind, servers.env(kind == "pg" ? "STRATA_TEST_PG_URI" : "STRATA_TEST_MYSQL_URI"),
+          "e2e_restart");
+  s.create_database();
+  s.create_telemetry("telemetry", 9000);
+  const auto original = s.rows("telemetry");
+  std::string dir = fresh_dir(db_name("restart"));
+  write_file(dir + "/p.yaml",
+             policy(s, "restart", "telemetry", "", "throttle: {rows_per_second: 2000}\n"));
+  pid_t pid = spawn_strata({"run", "p.yaml", "--json"}, dir);
+  ASSERT_GT(pid, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  servers.restart(kind);
+  int rc = wait_for(pid);
+  ASSERT_EQ(rc, 0) << read_text(dir + "/.stderr");
+  EXPECT_EQ(s.count("telemetry", s.older_than_30d()), 0);
+  expect_nothing_lost(s, "telemetry", dir, original);
+}
+
+TEST(SqlReplicaLag, PostgresRunPausesWhileTheReplicaLags) {
+  PrivateServers servers("pg");
+  ASSERT_TRUE(servers.ok());
+  Store s("pg", servers.env("STRATA_TEST_PG_URI"), "e2e_lag");
+  Store replica("pg", servers.env("STRATA_TEST_PG_REPLICA_URI"), "e2e_lag");
+  s.create_database();
+  s.create_telemetry("telemetry", 3000);
+  const auto original = s.rows("telemetry");
+  std::string dir = fresh_dir("pg-lag");
+  write_file(dir + "/p.yaml",
+             policy(s, "lag", "telemetry", "", "throttle: {max_replication_lag: 1s}\n"));
+  // The replica stops replaying; writes on the primary make it fall behind.
+  replica.query("SELECT pg_wal_replay_pause()", true);
+  s.query("CREATE TABLE filler AS SELECT g FROM generate_series(1, 100000) g");
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  auto t0 = std::chrono::steady_clock::now();
+  pid_t pid = spawn_strata({"run", "p.yaml", "--json"}, dir);
+  ASSERT_GT(pid, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(4000));
+  // Still held back: nothing deleted yet.
+  EXPECT_EQ(s.count("telemetry"), static_cast<int64_t>(original.size()));
+  replica.query("SELECT pg_wal_replay_resume()", true);
+  int rc = wait_for(pid);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_EQ(rc, 0) << read_text(dir + "/.stderr");
+  EXPECT_GE(secs, 4.0);
+  EXPECT_NE(read_text(dir + "/.stderr").find("paused until it catches up"), std::string::npos)
+      << read_text(dir + "/.stderr");
+  expect_nothing_lost(s, "telemetry", dir, original);
+}
+
+TEST(SqlReplicaLag, MariadbRunPausesWhileTheReplicaIsStopped) {
+  PrivateServers servers("mysql");
+  ASSERT_TRUE(servers.ok());
+  Store s("mysql", servers.env("STRATA_TEST_MYSQL_URI"), "e2e_lag");
+  Store replica("mysql", servers.env("STRATA_TEST_MYSQL_REPLICA_URI"), "");
+  s.create_database();
+  s.create_telemetry("telemetry", 3000);
+  const auto original = s.rows("telemetry");
+  std::string dir = fresh_dir("mysql-lag");
+  write_file(dir + "/p.yaml",
+             policy(s, "lag", "telemetry", "", "throttle: {max_replication_lag: 1s}\n"));
+  // A replica whose SQL thread is stopped counts as lagging without bound.
+  replica.query("STOP SLAVE SQL_THREAD", true);
+  auto t0 = std::chrono::steady_clock::now();
+  pid_t pid = spawn_strata({"run", "p.yaml", "--json"}, dir);
+  ASSERT_GT(pid, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(4000));
+  EXPECT_EQ(s.count("telemetry"), static_cast<int64_t>(original.size()));
+  replica.query("START SLAVE SQL_THREAD", true);
+  int rc = wait_for(pid);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_EQ(rc, 0) << read_text(dir + "/.stderr");
+  EXPECT_GE(secs, 4.0);
+  EXPECT_NE(read_text(dir + "/.stderr").find("paused until it catches up"), std::string::npos)
+      << read_text(dir + "/.stderr");
+  expect_nothing_lost(s, "telemetry", dir, original);
+}
+
+}  // namespace
+}  // namespace strata::e2e
