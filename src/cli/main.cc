@@ -15,6 +15,8 @@
 #include "core/clock.h"
 #include "core/fs.h"
 #include "core/log.h"
+#include "functions/catalog.h"
+#include "functions/restore.h"
 #include "functions/task.h"
 #include "functions/verify.h"
 #include "policy/policy.h"
@@ -242,6 +244,203 @@ int verify_command(const std::string& uri, bool json) {
   return report->problems.empty() ? 0 : kExitFailed;
 }
 
+// Totals of a group of catalog files.
+struct LsGroup {
+  int files = 0;
+  uint64_t rows = 0, bytes = 0;
+  std::optional<int64_t> time_min, time_max;
+  std::set<std::string> partitions;
+  void add(const CatalogFile& f) {
+    ++files;
+    rows += f.rows;
+    bytes += f.bytes;
+    if (f.time_min && (!time_min || *f.time_min < *time_min)) time_min = f.time_min;
+    if (f.time_max && (!time_max || *f.time_max > *time_max)) time_max = f.time_max;
+    partitions.insert(f.partition);
+  }
+  Json to_json() const {
+    return Json{{"files", files},
+                {"rows", rows},
+                {"bytes", bytes},
+                {"partitions", partitions.size()},
+                {"time_min", time_min ? Json(format_timestamp(*time_min)) : Json(nullptr)},
+                {"time_max", time_max ? Json(format_timestamp(*time_max)) : Json(nullptr)}};
+  }
+  std::string span() const {
+    if (!time_min || !time_max) return "-";
+    return format_timestamp(*time_min).substr(0, 19) + " .. " +
+           format_timestamp(*time_max).substr(0, 19);
+  }
+};
+
+std::string format_table(std::vector<std::string> header,
+                         std::vector<std::vector<std::string>> rows) {
+  rows.insert(rows.begin(), std::move(header));
+  return render_table(rows);
+}
+
+// `strata ls TARGET [DATASET]`: datasets, or one dataset's partitions (--files: its files), from
+// the catalog alone.
+int ls_command(const std::string& uri, const std::string& dataset, bool files, bool json) {
+  auto target = default_registry().open_target(uri, "");
+  if (!target.is_ok()) return fail(target.status());
+  if (!(*target)->keeps_catalog()) {
+    return fail(Status::permanent((*target)->describe() +
+                                  " is a database table: it keeps no catalog (query the table, or "
+                                  "`strata verify` it)"));
+  }
+  auto catalog = load_catalog(**target);
+  if (!catalog.is_ok()) return fail(catalog.status());
+  const Catalog& c = *catalog;
+  if (dataset.empty()) {
+    Json out = Json::array();
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& [name, fs] : c.datasets) {
+      LsGroup g;
+      for (const CatalogFile& f : fs) g.add(f);
+      Json j = g.to_json();
+      j["dataset"] = name;
+      out.push_back(std::move(j));
+      rows.push_back({name, std::to_string(g.partitions.size()), std::to_string(g.files),
+                      human_count(static_cast<int64_t>(g.rows)),
+                      human_bytes(static_cast<int64_t>(g.bytes)), g.span()});
+    }
+    if (json) {
+      print_json({{"target", (*target)->describe()}, {"version", c.version}, {"datasets", out}});
+    } else {
+      std::fputs(
+          format_table({"DATASET", "PARTITIONS", "FILES", "ROWS", "BYTES", "TIME SPAN"}, rows)
+              .c_str(),
+          stdout);
+      if (c.datasets.empty()) std::printf("(%s holds no archived data)\n", uri.c_str());
+    }
+    return 0;
+  }
+  auto it = c.datasets.find(dataset);
+  if (it == c.datasets.end()) {
+    std::string names;
+    for (const auto& [name, fs] : c.datasets) names += (names.empty() ? "" : ", ") + name;
+    return fail(Status::permanent("no dataset '" + dataset + "' in " + (*target)->describe() +
+                                  " (datasets: " + (names.empty() ? "none" : names) + ")"));
+  }
+  std::vector<std::vector<std::string>> rows;
+  Json out = Json::array();
+  if (files) {
+    for (const CatalogFile& f : it->second) {
+      LsGroup g;
+      g.add(f);
+      Json j = g.to_json();
+      j.erase("partitions");
+      j["path"] = f.path;
+      j["task_id"] = f.task_id;
+      j["shard"] = f.shard;
+      out.push_back(std::move(j));
+      rows.push_back({f.path, human_count(static_cast<int64_t>(f.rows)),
+                      human_bytes(static_cast<int64_t>(f.bytes)), g.span()});
+    }
+  } else {
+    std::map<std::string, LsGroup> parts;
+    for (const CatalogFile& f : it->second) parts[f.partition].add(f);
+    for (const auto& [name, g] : parts) {
+      Json j = g.to_json();
+      j.erase("partitions");
+      j["partition"] = name;
+      out.push_back(std::move(j));
+      rows.push_back({name.empty() ? "(none)" : name, std::to_string(g.files),
+                      human_count(static_cast<int64_t>(g.rows)),
+                      human_bytes(static_cast<int64_t>(g.bytes)), g.span()});
+    }
+  }
+  if (json) {
+    print_json({{"target", (*target)->describe()},
+                {"dataset", dataset},
+                {files ? "files" : "partitions", out}});
+  } else if (files) {
+    std::fputs(format_table({"FILE", "ROWS", "BYTES", "TIME SPAN"}, rows).c_str(), stdout);
+  } else {
+    std::fputs(format_table({"PARTITION", "FILES", "ROWS", "BYTES", "TIME SPAN"}, rows).c_str(),
+               stdout);
+  }
+  return 0;
+}
+
+struct RestoreArgs {
+  std::string target, dataset, where, from, to, into;
+  bool json = false;
+};
+
+int restore_command(const RestoreArgs& a) {
+  RestoreOptions opt;
+  opt.dataset = a.dataset;
+  if (!a.where.empty()) {
+    auto where = parse_row_filter(a.where);
+    if (!where.is_ok()) return fail(where.status());
+    opt.where = std::move(where).value();
+  }
+  auto instant = [](const std::string& text, const char* flag) -> Result<int64_t> {
+    auto t = parse_timestamp(text);
+    if (t.is_ok()) return *t;
+    auto d = parse_date(text);
+    if (d.is_ok()) return *d * 86400LL * 1000000LL;
+    return Status::permanent(std::string(flag) + " '" + text +
+                             "' is not a date or timestamp (e.g. 2026-01-01 or "
+                             "2026-01-01T00:00:00Z)");
+  };
+  if (!a.from.empty()) {
+    auto t = instant(a.from, "--from");
+    if (!t.is_ok()) return fail(t.status());
+    opt.from = *t;
+  }
+  if (!a.to.empty()) {
+    auto t = instant(a.to, "--to");
+    if (!t.is_ok()) return fail(t.status());
+    opt.to = *t;
+  }
+  auto archive = default_registry().open_target(a.target, "");
+  if (!archive.is_ok()) return fail(archive.status());
+  auto into = default_registry().open_table_target(a.into);
+  if (!into.is_ok()) return fail(into.status());
+  const double t0 = monotonic_seconds();
+  double last = t0;
+  auto report = restore_dataset(**archive, **into, opt, [&](const RestoreReport& r) {
+    if (a.json || monotonic_seconds() - last < 0.5) return;
+    last = monotonic_seconds();
+    std::fprintf(stderr, "restore: %d of %d files, %s rows read, %s inserted\n", r.files_read,
+                 r.files_total - r.files_skipped,
+                 human_count(static_cast<int64_t>(r.rows_read)).c_str(),
+                 human_count(static_cast<int64_t>(r.rows_inserted)).c_str());
+  });
+  if (!report.is_ok()) return fail(report.status());
+  const double secs = std::max(monotonic_seconds() - t0, 1e-6);
+  const RestoreReport& r = *report;
+  if (a.json) {
+    print_json({{"archive", (*archive)->describe()},
+                {"into", (*into)->describe()},
+                {"dataset", a.dataset},
+                {"files", r.files_total},
+                {"files_read", r.files_read},
+                {"files_skipped", r.files_skipped},
+                {"rows_read", r.rows_read},
+                {"rows_matched", r.rows_matched},
+                {"rows_inserted", r.rows_inserted},
+                {"rows_already_there", r.rows_matched - r.rows_inserted},
+                {"seconds", secs}});
+  } else {
+    std::printf(
+        "restored %s of %s into %s\n  files          %d read, %d skipped by time span\n  rows   "
+        "        %s read, %s matched, %s inserted, %s already there\n  throughput     %s "
+        "rows/s\n  duration       %s\n",
+        a.dataset.c_str(), (*archive)->describe().c_str(), (*into)->describe().c_str(),
+        r.files_read, r.files_skipped, human_count(static_cast<int64_t>(r.rows_read)).c_str(),
+        human_count(static_cast<int64_t>(r.rows_matched)).c_str(),
+        human_count(static_cast<int64_t>(r.rows_inserted)).c_str(),
+        human_count(static_cast<int64_t>(r.rows_matched - r.rows_inserted)).c_str(),
+        human_count(static_cast<int64_t>(static_cast<double>(r.rows_matched) / secs)).c_str(),
+        format_elapsed(secs).c_str());
+  }
+  return 0;
+}
+
 int demo_command(int64_t rows, const std::string& dir, bool json, bool no_run) {
   const std::string db = join_path(dir, "telemetry.db");
   const std::string policy_path = join_path(dir, "telemetry.yaml");
@@ -323,6 +522,36 @@ int main(int argc, char** argv) {
   int64_t demo_rows = 1000000;
   std::string demo_dir = "demo";
   bool demo_json = false, demo_no_run = false;
+  std::string ls_target_uri, ls_dataset;
+  bool ls_files = false, ls_json = false;
+  auto* ls = app.add_subcommand(
+      "ls", "List a target's datasets, or one dataset's partitions or files, from its catalog");
+  ls->add_option("target", ls_target_uri, "Target URI or directory")->required();
+  ls->add_option("dataset", ls_dataset, "A dataset: list its partitions");
+  ls->add_flag("--files", ls_files, "With a dataset: list its files");
+  ls->add_flag("--json", ls_json, "Print JSON");
+
+  RestoreArgs restore_args;
+  auto* restore = app.add_subcommand(
+      "restore",
+      "Load archived rows back into a database table (created if missing; re-runs "
+      "add nothing twice)");
+  restore->add_option("target", restore_args.target, "The archive: target URI or directory")
+      ->required();
+  restore->add_option("--dataset", restore_args.dataset, "Dataset to restore (see strata ls)")
+      ->required();
+  restore
+      ->add_option("--into", restore_args.into,
+                   "Table to load: postgres://.../db?table=T, mysql://...?table=T or "
+                   "sqlite://file.db?table=T; passwords as ${ENV}")
+      ->required();
+  restore->add_option("--where", restore_args.where,
+                      "Only rows matching: column op value [AND ...], e.g. \"vehicle = 7\"");
+  restore->add_option("--from", restore_args.from,
+                      "Only rows with time >= this (date or RFC 3339)");
+  restore->add_option("--to", restore_args.to, "Only rows with time < this");
+  restore->add_flag("--json", restore_args.json, "Print JSON");
+
   auto* demo = app.add_subcommand("demo", "Generate a telemetry database and archive it");
   demo->add_option("--rows", demo_rows, "Rows to generate")
       ->capture_default_str()
@@ -347,6 +576,8 @@ int main(int argc, char** argv) {
   if (*plan) return plan_command(plan_args);
   if (*status) return status_command(status_state, status_task, status_json);
   if (*verify) return verify_command(verify_target_uri, verify_json);
+  if (*ls) return ls_command(ls_target_uri, ls_dataset, ls_files, ls_json);
+  if (*restore) return restore_command(restore_args);
   if (*demo) return demo_command(demo_rows, demo_dir, demo_json, demo_no_run);
   if (*docs) {
     std::fputs(policy_reference_markdown().c_str(), stdout);

@@ -9,13 +9,17 @@
 #include "connectors/postgres/postgres_source.h"
 #include "connectors/postgres/postgres_table_target.h"
 #include "connectors/registry.h"
+#include "connectors/s3/s3_target.h"
 #include "connectors/sqlite/sqlite_source.h"
+#include "connectors/sqlite/sqlite_table_target.h"
 
 namespace strata {
 
 Status register_all(Registry& registry) {
   STRATA_TRY(registry.register_source("sqlite", open_sqlite_source));
+  STRATA_TRY(registry.register_table_target("sqlite", open_sqlite_table_target));
   STRATA_TRY(registry.register_target("file", open_file_target));
+  STRATA_TRY(registry.register_target("s3", open_s3_target));
   STRATA_TRY(registry.register_source("postgres", open_postgres_source));
   STRATA_TRY(registry.register_source("postgresql", open_postgres_source));
   STRATA_TRY(registry.register_table_target("postgres", open_postgres_table_target));

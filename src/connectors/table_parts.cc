@@ -112,6 +112,7 @@ class TableFiles final : public Target {
   std::string describe() const override { return table_->describe(); }
 
   Status check_writable() override { return table_->list("").status(); }
+  bool keeps_catalog() const override { return false; }
 
   Result<std::unique_ptr<PartWriter>> create_part(
       const std::string& path, const FormatSpec& format, std::shared_ptr<const Schema> schema,

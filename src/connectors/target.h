@@ -51,6 +51,16 @@ class Target {
       const std::map<std::string, std::string>& metadata) = 0;
   // Small documents (manifests, catalog): atomic replace.
   virtual Status put(const std::string& path, std::string_view content) = 0;
+  // Creates the document only if `path` does not exist yet (rename-free exclusive create on
+  // files, a conditional PUT on objects): true when created, false when it existed. What keeps
+  // concurrent catalog writers from losing each other's entries.
+  virtual Result<bool> put_if_absent(const std::string& path, std::string_view content) {
+    (void)path;
+    (void)content;
+    return Status::permanent(describe() + " cannot create documents exclusively");
+  }
+  // Whether the target keeps a catalog of its archive (`strata ls`); database tables do not.
+  virtual bool keeps_catalog() const { return true; }
   // nullopt when the object does not exist.
   virtual Result<std::optional<std::string>> get(const std::string& path) = 0;
   // Every object under `prefix` (recursive), relative paths, sorted.

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -112,8 +113,16 @@ Status rename_durable(const std::string& from, const std::string& to) {
   return fsync_dir(parent_dir(to));
 }
 
+namespace {
+// A temp name beside `path`, unique across the processes and threads writing it at once.
+std::string temp_beside(const std::string& path) {
+  static std::atomic<uint64_t> counter{0};
+  return path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
+}
+}  // namespace
+
 Status write_file_atomic(const std::string& path, std::string_view content) {
-  std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+  std::string tmp = temp_beside(path);
   {
     STRATA_ASSIGN_OR_RETURN(FileWriter w, FileWriter::create(tmp));
     Status s = w.write(content.data(), content.size());
@@ -127,6 +136,30 @@ Status write_file_atomic(const std::string& path, std::string_view content) {
   Status s = rename_durable(tmp, path);
   if (!s.is_ok()) ::unlink(tmp.c_str());
   return s;
+}
+
+Result<bool> write_file_exclusive(const std::string& path, std::string_view content) {
+  std::string tmp = temp_beside(path);
+  {
+    STRATA_ASSIGN_OR_RETURN(FileWriter w, FileWriter::create(tmp));
+    Status s = w.write(content.data(), content.size());
+    if (s.is_ok()) s = w.sync();
+    if (s.is_ok()) s = w.close();
+    if (!s.is_ok()) {
+      ::unlink(tmp.c_str());
+      return s;
+    }
+  }
+  // link() fails with EEXIST when the name is taken: the complete file appears, or nothing.
+  int rc = ::link(tmp.c_str(), path.c_str());
+  int err = errno;
+  ::unlink(tmp.c_str());
+  if (rc != 0) {
+    if (err == EEXIST) return false;
+    return status_from_errno(err, "cannot create " + path);
+  }
+  STRATA_TRY(fsync_dir(parent_dir(path)));
+  return true;
 }
 
 Result<std::string> read_file(const std::string& path) {

@@ -41,6 +41,9 @@ Status fsync_dir(const std::string& dir);
 Status rename_durable(const std::string& from, const std::string& to);  // rename + fsync parent
 // Writes to "<path>.tmp-<pid>", fsyncs, renames over `path`, fsyncs the directory.
 Status write_file_atomic(const std::string& path, std::string_view content);
+// Creates `path` with `content` (durably) only if it does not exist: true when created, false
+// when another writer had created it. Never leaves a partial file under `path`.
+Result<bool> write_file_exclusive(const std::string& path, std::string_view content);
 Result<std::string> read_file(const std::string& path);
 Status remove_file(const std::string& path);  // ok if missing
 bool path_exists(const std::string& path);

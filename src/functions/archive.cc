@@ -4,6 +4,7 @@
 #include "core/checksum.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "functions/catalog.h"
 #include "functions/functions.h"
 #include "functions/shard_writer.h"
 #include "functions/task.h"
@@ -175,6 +176,13 @@ Status archive(Services& svc, Context& ctx, const Event& ev) {
     }
     for (const ManifestFile& f : ts.manifest->files) bytes_out += static_cast<int64_t>(f.bytes);
     files += static_cast<int>(ts.manifest->files.size());
+  }
+  // The catalog lists the shard's files (again, harmlessly, when a crash came between the
+  // manifest and the catalog).
+  for (const TargetState& ts : targets) {
+    if (!ts.target->keeps_catalog()) continue;
+    Status s = catalog_add(*ts.target, *ts.manifest, svc.clock->now_micros());
+    if (!s.is_ok()) return s.with_context("catalog of " + ts.target->describe());
   }
   if (all_committed) {
     rows = static_cast<int64_t>(first.rows);

@@ -21,12 +21,11 @@ Result<std::string> sha256_of(Target& target, const std::string& path) {
   return h.hex_digest();
 }
 
-namespace {
-
-Result<std::unique_ptr<FormatReader>> open_reader(Target& target, const ShardManifest& manifest,
-                                                  const ManifestFile& file,
-                                                  std::unique_ptr<ByteSource>& src,
-                                                  std::vector<std::string> columns) {
+Result<std::unique_ptr<FormatReader>> open_file_reader(Target& target,
+                                                       const ShardManifest& manifest,
+                                                       const ManifestFile& file,
+                                                       std::unique_ptr<ByteSource>& src,
+                                                       std::vector<std::string> columns) {
   STRATA_ASSIGN_OR_RETURN(src, target.open(file.path));
   STRATA_ASSIGN_OR_RETURN(FormatSpec spec, format_spec_from_path(file.path));
   ReadOptions opts;
@@ -34,8 +33,6 @@ Result<std::unique_ptr<FormatReader>> open_reader(Target& target, const ShardMan
   opts.columns = std::move(columns);
   return open_format_reader(spec, src.get(), opts);
 }
-
-}  // namespace
 
 Status verify_file(Target& target, const ShardManifest& manifest, const ManifestFile& file) {
   const std::string name = target.describe() + "/" + file.path;
@@ -46,7 +43,7 @@ Status verify_file(Target& target, const ShardManifest& manifest, const Manifest
                              file.sha256 + " (the file changed or is corrupt)");
   }
   std::unique_ptr<ByteSource> src;
-  auto reader = open_reader(target, manifest, file, src, {});
+  auto reader = open_file_reader(target, manifest, file, src, {});
   if (!reader.is_ok()) return reader.status().with_context("verify " + name);
   Batch batch((*reader)->schema_ptr());
   RowChecksum sum;
@@ -72,7 +69,7 @@ Status read_columns(Target& target, const ShardManifest& manifest, const Manifes
                     const std::function<Status(const Batch&)>& on_batch) {
   std::unique_ptr<ByteSource> src;
   STRATA_ASSIGN_OR_RETURN(std::unique_ptr<FormatReader> reader,
-                          open_reader(target, manifest, file, src, columns));
+                          open_file_reader(target, manifest, file, src, columns));
   Batch batch(reader->schema_ptr());
   uint64_t rows = 0;
   for (;;) {

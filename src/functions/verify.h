@@ -14,6 +14,14 @@ namespace strata {
 // sha256 of the object at `path`, read sequentially.
 Result<std::string> sha256_of(Target& target, const std::string& path);
 
+// A reader of one manifest file with the manifest's schema; `columns` empty = all. `src` keeps the
+// bytes open and must outlive the reader.
+Result<std::unique_ptr<FormatReader>> open_file_reader(Target& target,
+                                                       const ShardManifest& manifest,
+                                                       const ManifestFile& file,
+                                                       std::unique_ptr<ByteSource>& src,
+                                                       std::vector<std::string> columns);
+
 // Checks one file of a manifest; the error names the file and what differs.
 Status verify_file(Target& target, const ShardManifest& manifest, const ManifestFile& file);
 

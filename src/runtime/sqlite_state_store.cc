@@ -3,6 +3,10 @@
 //
 // No foreign keys between tables on purpose: status events may arrive in any order (a shard's
 // progress before its task's "planned" event), and every record must be storable on its own.
+// The PostgreSQL store (pg_state_store.cc) has the same tables and statements; change both.
+//
+// Leases: the shard row's lease_owner / lease_until columns, written only by the lease
+// statements (put_shard leaves them alone). Lease times use the local system clock.
 #include <sqlite3.h>
 
 #include <mutex>
@@ -10,6 +14,7 @@
 #include <unordered_map>
 
 #include "core/checksum.h"
+#include "core/clock.h"
 #include "core/fs.h"
 #include "core/log.h"
 #include "runtime/state_store.h"
@@ -19,7 +24,7 @@ namespace strata {
 namespace {
 
 // Bump when the schema changes, and add the migration from the previous version to migrate().
-constexpr int64_t kSchemaVersion = 1;
+constexpr int64_t kSchemaVersion = 2;
 
 namespace sql {
 
@@ -96,6 +101,12 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 CREATE INDEX IF NOT EXISTS dead_letters_by_at ON dead_letters (at);
 )sql";
 
+// Version 2: shard leases.
+constexpr const char* kMigrateV1ToV2 = R"sql(
+ALTER TABLE shards ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';
+ALTER TABLE shards ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 constexpr const char* kPutTask = R"sql(
 INSERT INTO tasks (id, policy_name, state, created_at, updated_at, finished_at, policy, predicate,
                    shards_total, shards_done, shards_failed, rows, rows_purged, bytes_in,
@@ -140,7 +151,7 @@ ON CONFLICT (task_id, shard_index) DO UPDATE SET
 
 #define STRATA_SHARD_COLUMNS                                                          \
   "task_id, shard_index, state, range, estimated_rows, rows, rows_purged, bytes_in, " \
-  "bytes_out, files, attempts, started_at, finished_at, error"
+  "bytes_out, files, attempts, started_at, finished_at, error, lease_owner, lease_until"
 
 constexpr const char* kGetShard =
     "SELECT " STRATA_SHARD_COLUMNS " FROM shards WHERE task_id = :task_id AND shard_index = :index";
@@ -154,6 +165,30 @@ VALUES (:task_id, :shard_index, :seq, :rows, :bytes_in, :started_at, :finished_a
 ON CONFLICT (task_id, shard_index, seq) DO UPDATE SET
   rows = excluded.rows, bytes_in = excluded.bytes_in, started_at = excluded.started_at,
   finished_at = excluded.finished_at
+)sql";
+
+// Claims when nobody holds the lease, `owner` does, or it expired; a row comes back when claimed.
+constexpr const char* kClaimShard = R"sql(
+INSERT INTO shards (task_id, shard_index, state, range, estimated_rows, rows, rows_purged,
+                    bytes_in, bytes_out, files, attempts, started_at, finished_at, error,
+                    lease_owner, lease_until)
+VALUES (:task_id, :shard_index, 'pending', '{}', 0, 0, 0, 0, 0, 0, 0, 0, 0, '', :owner, :until)
+ON CONFLICT (task_id, shard_index) DO UPDATE SET
+  lease_owner = excluded.lease_owner, lease_until = excluded.lease_until
+WHERE shards.lease_owner = '' OR shards.lease_owner = excluded.lease_owner
+   OR shards.lease_until <= :now
+RETURNING lease_owner
+)sql";
+
+constexpr const char* kRenewShard = R"sql(
+UPDATE shards SET lease_until = :until
+WHERE task_id = :task_id AND shard_index = :shard_index AND lease_owner = :owner
+RETURNING lease_owner
+)sql";
+
+constexpr const char* kReleaseShard = R"sql(
+UPDATE shards SET lease_owner = '', lease_until = 0
+WHERE task_id = :task_id AND shard_index = :shard_index AND lease_owner = :owner
 )sql";
 
 constexpr const char* kListBatches = R"sql(
@@ -247,9 +282,19 @@ class SqliteStateStore final : public StateStore {
   Result<std::vector<ShardRecord>> list_shards(const std::string& task_id) override;
   Result<std::vector<BatchRecord>> list_batches(const std::string& task_id, int shard) override;
   Result<std::vector<DeadLetterRecord>> list_dead_letters(int limit) override;
+  Status update_shard(const std::string& task_id, int index, const ShardChange& change) override;
+  Result<bool> claim_shard(const std::string& task_id, int index, const std::string& owner,
+                           Micros ttl) override;
+  Status renew_shard(const std::string& task_id, int index, const std::string& owner,
+                     Micros ttl) override;
+  Status release_shard(const std::string& task_id, int index, const std::string& owner) override;
 
  private:
   class Query;
+
+  // With mu_ held.
+  Status put_shard_locked(const ShardRecord& s);
+  Result<std::optional<ShardRecord>> get_shard_locked(const std::string& task_id, int index);
 
   Status exec(const char* sql_text, std::string_view op);
   Result<sqlite3_stmt*> statement(const char* sql_text, std::string_view op);
@@ -392,8 +437,9 @@ Status SqliteStateStore::init() {
           "): upgrade strata, or point it at another state store");
     }
     if (version == kSchemaVersion) return Status::ok();
-    // version 0: a new store. Later versions add their migrations here, in order.
-    STRATA_TRY(exec(sql::kCreateTablesV1, "create tables"));
+    // Migrations in order: version 0 is a new store.
+    if (version < 1) STRATA_TRY(exec(sql::kCreateTablesV1, "create tables"));
+    if (version < 2) STRATA_TRY(exec(sql::kMigrateV1ToV2, "add the shard lease columns"));
     STRATA_TRY(exec(sql::kClearVersion, "write schema version"));
     STRATA_ASSIGN_OR_RETURN(sqlite3_stmt * set,
                             statement(sql::kSetVersion, "write schema version"));
@@ -434,8 +480,12 @@ Status SqliteStateStore::put_task(const TaskRecord& t) {
 }
 
 Status SqliteStateStore::put_shard(const ShardRecord& s) {
-  static constexpr std::string_view kOp = "put shard";
   std::lock_guard lock(mu_);
+  return put_shard_locked(s);
+}
+
+Status SqliteStateStore::put_shard_locked(const ShardRecord& s) {
+  static constexpr std::string_view kOp = "put shard";
   STRATA_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, statement(sql::kPutShard, kOp));
   Query q(*this, stmt, kOp);
   q.bind(":task_id", s.task_id)
@@ -526,6 +576,8 @@ Result<ShardRecord> read_shard(auto& q) {
   s.started_at = q.next_int();
   s.finished_at = q.next_int();
   s.error = q.next_text();
+  s.lease_owner = q.next_text();
+  s.lease_until = q.next_int();
   return s;
 }
 
@@ -589,8 +641,13 @@ Result<std::optional<TaskRecord>> SqliteStateStore::latest_succeeded(
 
 Result<std::optional<ShardRecord>> SqliteStateStore::get_shard(const std::string& task_id,
                                                                int index) {
-  static constexpr std::string_view kOp = "get shard";
   std::lock_guard lock(mu_);
+  return get_shard_locked(task_id, index);
+}
+
+Result<std::optional<ShardRecord>> SqliteStateStore::get_shard_locked(const std::string& task_id,
+                                                                      int index) {
+  static constexpr std::string_view kOp = "get shard";
   STRATA_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, statement(sql::kGetShard, kOp));
   Query q(*this, stmt, kOp);
   q.bind(":task_id", task_id).bind(":index", index);
@@ -642,6 +699,81 @@ Result<std::vector<DeadLetterRecord>> SqliteStateStore::list_dead_letters(int li
     d.at = r.next_int();
     return d;
   });
+}
+
+std::string shard_name(const std::string& task_id, int index) {
+  return "shard " + task_id + "/" + std::to_string(index);
+}
+
+// IMMEDIATE takes the write lock up front, so no other process writes between the read and the
+// write; within this process mu_ serializes.
+Status SqliteStateStore::update_shard(const std::string& task_id, int index,
+                                      const ShardChange& change) {
+  std::lock_guard lock(mu_);
+  STRATA_TRY(exec("BEGIN IMMEDIATE", "begin shard update"));
+  auto body = [&]() -> Status {
+    STRATA_ASSIGN_OR_RETURN(std::optional<ShardRecord> shard, get_shard_locked(task_id, index));
+    if (!change(shard) || !shard) return Status::ok();
+    shard->task_id = task_id;
+    shard->index = index;
+    return put_shard_locked(*shard);
+  };
+  Status s = body();
+  if (!s.is_ok()) {
+    (void)exec("ROLLBACK", "rollback shard update");
+    return s.with_context(shard_name(task_id, index));
+  }
+  return exec("COMMIT", "commit shard update");
+}
+
+Result<bool> SqliteStateStore::claim_shard(const std::string& task_id, int index,
+                                           const std::string& owner, Micros ttl) {
+  static constexpr std::string_view kOp = "claim shard";
+  if (owner.empty()) return Status::permanent("state store " + path_ + ": claim with no owner");
+  const int64_t now = system_clock().now_micros();
+  std::lock_guard lock(mu_);
+  STRATA_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, statement(sql::kClaimShard, kOp));
+  Query q(*this, stmt, kOp);
+  q.bind(":task_id", task_id)
+      .bind(":shard_index", index)
+      .bind(":owner", owner)
+      .bind(":until", now + ttl.count())
+      .bind(":now", now);
+  Result<bool> row = q.step();
+  if (!row.is_ok()) return row.status().with_context(shard_name(task_id, index));
+  return *row;
+}
+
+Status SqliteStateStore::renew_shard(const std::string& task_id, int index,
+                                     const std::string& owner, Micros ttl) {
+  static constexpr std::string_view kOp = "renew shard lease";
+  const int64_t now = system_clock().now_micros();
+  std::lock_guard lock(mu_);
+  STRATA_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, statement(sql::kRenewShard, kOp));
+  Query q(*this, stmt, kOp);
+  q.bind(":task_id", task_id)
+      .bind(":shard_index", index)
+      .bind(":owner", owner)
+      .bind(":until", now + ttl.count());
+  Result<bool> row = q.step();
+  if (!row.is_ok()) return row.status().with_context(shard_name(task_id, index));
+  if (!*row) {
+    return Status::permanent("state store " + path_ + ": " + shard_name(task_id, index) +
+                             ": the lease of " + owner +
+                             " was lost (another worker claimed the shard after the lease "
+                             "expired, or it was released): stop working on this shard");
+  }
+  return Status::ok();
+}
+
+Status SqliteStateStore::release_shard(const std::string& task_id, int index,
+                                       const std::string& owner) {
+  static constexpr std::string_view kOp = "release shard lease";
+  std::lock_guard lock(mu_);
+  STRATA_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, statement(sql::kReleaseShard, kOp));
+  Query q(*this, stmt, kOp);
+  q.bind(":task_id", task_id).bind(":shard_index", index).bind(":owner", owner);
+  return q.run().with_context(shard_name(task_id, index));
 }
 
 }  // namespace

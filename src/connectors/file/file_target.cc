@@ -27,13 +27,13 @@ std::string unique_suffix() {
 }
 
 // Temp files of create_part (".<name>.<unique>.tmp", and every other hidden file) and of
-// write_file_atomic ("<name>.tmp-<pid>") are not objects of the target.
+// write_file_atomic / write_file_exclusive ("<name>.tmp-<pid>-<n>") are not objects of the target.
 bool is_temp_name(std::string_view name) {
   if (name.empty() || name[0] == '.') return true;
   size_t tmp = name.rfind(".tmp-");
   if (tmp == std::string_view::npos || tmp + 5 == name.size()) return false;
   return std::all_of(name.begin() + static_cast<std::ptrdiff_t>(tmp + 5), name.end(),
-                     [](char c) { return c >= '0' && c <= '9'; });
+                     [](char c) { return (c >= '0' && c <= '9') || c == '-'; });
 }
 
 // mkdir -p, then fsync the parent of every directory it created, so that a committed part's
@@ -227,6 +227,12 @@ class FileTarget final : public Target {
     STRATA_ASSIGN_OR_RETURN(std::string full, full_path(path));
     STRATA_TRY(make_dirs_durable(parent_dir(full)));
     return write_file_atomic(full, content);
+  }
+
+  Result<bool> put_if_absent(const std::string& path, std::string_view content) override {
+    STRATA_ASSIGN_OR_RETURN(std::string full, full_path(path));
+    STRATA_TRY(make_dirs_durable(parent_dir(full)));
+    return write_file_exclusive(full, content);
   }
 
   Result<std::optional<std::string>> get(const std::string& path) override {
