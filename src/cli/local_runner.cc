@@ -25,6 +25,25 @@ Result<LocalRunResult> run_locally(const Policy& file_policy, const LocalRunOpti
     if (unfinished) {
       task_id = unfinished->id;
       spdlog::info("resuming unfinished task {} of policy '{}'", task_id, policy.name);
+    } else {
+      // The newest task failed and the policy is the one it ran: retry its failed shards rather
+      // than plan a new task, which would archive again the rows of shards that were committed
+      // but not purged when it failed. A changed policy (the usual fix) starts a new task.
+      STRATA_ASSIGN_OR_RETURN(std::vector<TaskRecord> tasks, state->list_tasks(20));
+      for (const TaskRecord& t : tasks) {
+        if (t.policy_name != policy.name) continue;
+        if (t.state == "failed") {
+          auto stored = Policy::from_json(t.policy);
+          if (stored.is_ok() && stored->to_json() == file_policy.to_json()) {
+            task_id = t.id;
+            spdlog::info(
+                "retrying the failed shards of task {} (the policy is unchanged; --new starts a "
+                "fresh task)",
+                task_id);
+          }
+        }
+        break;  // only the newest task of the policy counts
+      }
     }
   }
   if (!task_id.empty()) {
@@ -53,6 +72,8 @@ Result<LocalRunResult> run_locally(const Policy& file_policy, const LocalRunOpti
   EmbeddedBus bus;
   ChainOptions chain;
   chain.archive_workers = policy.split.parallel;
+  // Purges of several shards at once: a move is otherwise bounded by one purge stream.
+  chain.purge_workers = policy.split.parallel;
   STRATA_ASSIGN_OR_RETURN(chain.source_kinds[0], services.registry->source_kind(policy.source.uri));
   STRATA_TRY(register_chain(bus, services, chain));
   if (options.on_status) {

@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "functions/catalog.h"
 #include "functions/restore.h"
+#include "functions/retention.h"
 #include "functions/task.h"
 #include "functions/verify.h"
 #include "policy/policy.h"
@@ -160,13 +161,57 @@ Result<LocalRunResult> run_policy(const Policy& policy, const RunArgs& args) {
   return result;
 }
 
+// Retention: every target with `expire_after` drops (or, on a dry run, lists) archived files
+// whose newest row is older than the cutoff. Messages go to stderr.
+Status apply_retention(const Policy& policy, bool dry_run) {
+  for (const TargetConfig& tc : policy.targets) {
+    if (!tc.expire_after) continue;
+    STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Target> target,
+                            default_registry().open_target(tc.uri, policy.base_dir));
+    if (!target->keeps_catalog()) continue;
+    const int64_t now = system_clock().now_micros();
+    const int64_t cutoff = now - tc.expire_after->count();
+    STRATA_ASSIGN_OR_RETURN(ExpireReport r,
+                            expire_files(*target, dataset_of(policy, tc), cutoff, dry_run, now));
+    std::set<std::string> partitions;
+    for (const ExpiredFile& f : r.files) {
+      partitions.insert(f.partition);
+      if (dry_run) {
+        std::fprintf(stderr, "would expire %s/%s (%s rows, newest %s)\n",
+                     target->describe().c_str(), f.path.c_str(),
+                     human_count(static_cast<int64_t>(f.rows)).c_str(),
+                     format_timestamp(f.time_max).c_str());
+      }
+    }
+    std::fprintf(stderr, "%s %s: %zu files in %zu partitions, %s rows, %s older than %s (%s)\n",
+                 dry_run ? "retention would expire from" : "retention expired from",
+                 target->describe().c_str(), r.files.size(), partitions.size(),
+                 human_count(static_cast<int64_t>(r.rows)).c_str(),
+                 human_bytes(static_cast<int64_t>(r.bytes)).c_str(),
+                 format_duration(*tc.expire_after).c_str(), format_timestamp(cutoff).c_str());
+  }
+  return Status::ok();
+}
+
 int run_command(const RunArgs& args) {
-  if (args.dry_run) return plan_command(args);
+  if (args.dry_run) {
+    int rc = plan_command(args);
+    if (rc != 0) return rc;
+    auto policy = load_policy(args.policy_path);
+    if (!policy.is_ok()) return fail(policy.status());
+    Status s = apply_retention(*policy, true);
+    return s.is_ok() ? 0 : fail(s);
+  }
   auto policy = load_policy(args.policy_path);
   if (!policy.is_ok()) return fail(policy.status());
   auto result = run_policy(*policy, args);
   if (!result.is_ok()) return fail(result.status());
-  return print_run(*result, args.json);
+  int rc = print_run(*result, args.json);
+  if (rc == 0) {
+    Status s = apply_retention(*policy, false);
+    if (!s.is_ok()) return fail(s.with_context("retention"));
+  }
+  return rc;
 }
 
 int status_command(const std::string& state_path, const std::string& task_id, bool json) {
@@ -207,13 +252,14 @@ int status_command(const std::string& state_path, const std::string& task_id, bo
   return 0;
 }
 
-int verify_command(const std::string& uri, bool json) {
+int verify_command(const std::string& uri, bool deep, bool json) {
   auto target = default_registry().open_target(uri, "");
   if (!target.is_ok()) return fail(target.status());
-  auto report = verify_target(**target);
+  auto report = verify_target(**target, deep);
   if (!report.is_ok()) return fail(report.status());
   if (json) {
     print_json({{"target", (*target)->describe()},
+                {"deep", deep},
                 {"manifests", report->manifests},
                 {"files", report->files},
                 {"rows", report->rows},
@@ -229,10 +275,11 @@ int verify_command(const std::string& uri, bool json) {
           "task again to finish it)\n",
           p.c_str());
     }
-    std::printf("%s: %d manifests, %d files, %s rows, %s verified%s\n",
-                (*target)->describe().c_str(), report->manifests, report->files,
+    std::printf("%s: %d manifests, %d files, %s rows, %s %s%s\n", (*target)->describe().c_str(),
+                report->manifests, report->files,
                 human_count(static_cast<int64_t>(report->rows)).c_str(),
                 human_bytes(static_cast<int64_t>(report->bytes)).c_str(),
+                deep ? "re-read and verified" : "checked (sizes; --deep re-reads every row)",
                 report->problems.empty()
                     ? "; all good"
                     : ("; " + std::to_string(report->problems.size()) + " problem(s)").c_str());
@@ -513,10 +560,15 @@ int main(int argc, char** argv) {
   status->add_option("--state", status_state, "State store (SQLite)")->capture_default_str();
 
   std::string verify_target_uri;
-  bool verify_json = false;
+  bool verify_json = false, verify_deep = false;
   auto* verify = app.add_subcommand(
-      "verify", "Re-read every archived file of a target; check rows, checksums and sha256");
+      "verify",
+      "Check a target's archive against its manifests: every file there with its size, no stray "
+      "file (--deep: sha256, every row, row checksums)");
   verify->add_option("target", verify_target_uri, "Target URI or directory")->required();
+  verify->add_flag("--deep", verify_deep,
+                   "Re-read every file: sha256, decode every row, recompute row checksums (the "
+                   "default checks that every file is there with its size)");
   verify->add_flag("--json", verify_json, "Print JSON");
 
   int64_t demo_rows = 1000000;
@@ -575,7 +627,7 @@ int main(int argc, char** argv) {
   if (*run) return run_command(run_args);
   if (*plan) return plan_command(plan_args);
   if (*status) return status_command(status_state, status_task, status_json);
-  if (*verify) return verify_command(verify_target_uri, verify_json);
+  if (*verify) return verify_command(verify_target_uri, verify_deep, verify_json);
   if (*ls) return ls_command(ls_target_uri, ls_dataset, ls_files, ls_json);
   if (*restore) return restore_command(restore_args);
   if (*demo) return demo_command(demo_rows, demo_dir, demo_json, demo_no_run);

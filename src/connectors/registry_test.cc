@@ -37,8 +37,8 @@ TEST(Registry, UnknownSchemesNameTheRegisteredOnes) {
   auto target = r.open_target("ftp://host/prefix");
   ASSERT_FALSE(target.is_ok());
   EXPECT_EQ(target.status().message(),
-            "unknown target scheme 'ftp://' (registered: file://; database tables: mariadb://, "
-            "mysql://, postgres://, postgresql://)");
+            "unknown target scheme 'ftp://' (registered: file://, s3://; database tables: "
+            "mariadb://, mysql://, postgres://, postgresql://, sqlite://)");
 }
 
 TEST(Registry, OpensTheBuiltInConnectors) {

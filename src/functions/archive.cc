@@ -1,5 +1,6 @@
 // archive: streams one shard from its source into every target of the policy, commits and
 // verifies the parts and the shard manifest, then asks purge to delete (move mode).
+#include "connectors/prefetch_reader.h"
 #include "connectors/table_parts.h"
 #include "core/checksum.h"
 #include "core/clock.h"
@@ -107,7 +108,8 @@ Status archive(Services& svc, Context& ctx, const Event& ev) {
       abort_all();
       return read.status();
     }
-    std::unique_ptr<BatchReader> reader = std::move(read).value();
+    // The next batch is read while this one is encoded and written.
+    std::unique_ptr<BatchReader> reader = prefetching(std::move(read).value(), schema);
     auto throttle = svc.throttles.get(w.task_id + "/read", w.policy.throttle.rows_per_second);
     LagGate lag(*source, w.policy.throttle.max_replication_lag, "archive of shard " + subject);
     Batch batch(schema);
@@ -181,8 +183,14 @@ Status archive(Services& svc, Context& ctx, const Event& ev) {
   // manifest and the catalog).
   for (const TargetState& ts : targets) {
     if (!ts.target->keeps_catalog()) continue;
+    // The manifest is the record (verify, restore and purge read manifests); the catalog is an
+    // index for `strata ls` and retention. A failed update is reported, never a reason to leave
+    // committed rows unpurged.
     Status s = catalog_add(*ts.target, *ts.manifest, svc.clock->now_micros());
-    if (!s.is_ok()) return s.with_context("catalog of " + ts.target->describe());
+    if (!s.is_ok()) {
+      spdlog::warn("shard {}: the catalog of {} was not updated: {}", subject,
+                   ts.target->describe(), s.message());
+    }
   }
   if (all_committed) {
     rows = static_cast<int64_t>(first.rows);

@@ -37,7 +37,9 @@ json ShardManifest::to_json() const {
               {"files", files_json},
               {"rows", rows},
               {"checksum", checksum},
-              {"committed_at", committed_at}};
+              {"committed_at", committed_at},
+              {"expired_files", expired_files},
+              {"expired_rows", expired_rows}};
 }
 
 Result<ShardManifest> ShardManifest::from_json(const json& j) {
@@ -81,6 +83,8 @@ Result<ShardManifest> ShardManifest::from_json(const json& j) {
     m.rows = j.at("rows").get<uint64_t>();
     m.checksum = j.at("checksum").get<std::string>();
     m.committed_at = j.value("committed_at", int64_t{0});
+    m.expired_files = j.value("expired_files", std::vector<std::string>{});
+    m.expired_rows = j.value("expired_rows", uint64_t{0});
     return m;
   } catch (const json::exception& e) {
     return Status::permanent(std::string("malformed manifest: ") + e.what());

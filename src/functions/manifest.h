@@ -49,6 +49,9 @@ struct ShardManifest {
   uint64_t rows = 0;
   std::string checksum;  // over all files
   int64_t committed_at = 0;
+  // Files deleted by retention (expire_after), and their rows; not in `files` or `rows`.
+  std::vector<std::string> expired_files;
+  uint64_t expired_rows = 0;
 
   nlohmann::json to_json() const;
   static Result<ShardManifest> from_json(const nlohmann::json& j);

@@ -40,8 +40,15 @@ Status split(Services& svc, Context& ctx, const Event& ev) {
     // Resume: same predicate, same shards; skip the ones already done.
     STRATA_ASSIGN_OR_RETURN(predicate, predicate_from_json(existing->predicate));
     STRATA_ASSIGN_OR_RETURN(std::vector<ShardRecord> shards, svc.state->list_shards(task_id));
-    for (const ShardRecord& r : shards) {
+    for (ShardRecord r : shards) {
       if (r.state == "done") continue;
+      if (r.state == "failed") {
+        // Pending again before the task is running again: a failed shard is terminal, and a
+        // task whose shards are all terminal would be finished (as failed) by the next fold.
+        r.state = "pending";
+        r.error.clear();
+        STRATA_TRY(svc.state->put_shard(r));
+      }
       Json sj = r.range;
       sj["index"] = r.index;
       sj["estimated_rows"] = r.estimated_rows;

@@ -22,8 +22,11 @@ Result<std::unique_ptr<FormatReader>> open_file_reader(Target& target,
                                                        std::unique_ptr<ByteSource>& src,
                                                        std::vector<std::string> columns);
 
-// Checks one file of a manifest; the error names the file and what differs.
-Status verify_file(Target& target, const ShardManifest& manifest, const ManifestFile& file);
+// Checks one file of a manifest; the error names the file and what differs. Quick: it exists with
+// the size the manifest says. Deep: also its sha256, and a full decode whose rows and row
+// checksum match.
+Status verify_file(Target& target, const ShardManifest& manifest, const ManifestFile& file,
+                   bool deep = true);
 
 // Reads `columns` (in this order) of a verified file in batches of up to `batch_rows` rows.
 Status read_columns(Target& target, const ShardManifest& manifest, const ManifestFile& file,
@@ -44,7 +47,7 @@ struct VerifyReport {
 // Every manifest of the target and every file they list, and every data file of the target that
 // no manifest lists (a problem, unless a pending record claims it). `progress` (may be empty) is
 // called after each file.
-Result<VerifyReport> verify_target(Target& target,
+Result<VerifyReport> verify_target(Target& target, bool deep,
                                    const std::function<void(const VerifyReport&)>& progress = {});
 
 }  // namespace strata

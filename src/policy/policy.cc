@@ -194,6 +194,10 @@ const SectionSpec<TargetConfig>& target_spec() {
              "Partition folders, e.g. `dt={ts:%Y-%m-%d}`: `{column}` or "
              "`{column:strftime-format}` placeholders; empty = none.")
         .check(check_layout);
+    s->field("expire_after", &TargetConfig::expire_after,
+             "Retention in the cold tier, e.g. `365d`: after each run, archived files whose "
+             "newest row is older than this are deleted (through the catalog; `strata run "
+             "--dry-run` lists them first). Unset: kept forever.");
     s->field("dataset", &TargetConfig::dataset, "Folder under the target uri.")
         .default_text("the source table name (after the last '.')")
         .check(check_dataset);

@@ -59,9 +59,10 @@ struct TargetConfig {
   std::string format = kDefaultTargetFormat;  // ndjson | csv | parquet
   std::string compression = "zstd";
   int level = 3;
-  int64_t row_group_mb = 128;  // parquet row group size
-  std::string layout;          // e.g. "dt={ts:%Y-%m-%d}"; empty = no partition folders
-  std::string dataset;         // folder under the target; default: the source table name
+  int64_t row_group_mb = 128;          // parquet row group size
+  std::string layout;                  // e.g. "dt={ts:%Y-%m-%d}"; empty = no partition folders
+  std::string dataset;                 // folder under the target; default: the source table name
+  std::optional<Micros> expire_after;  // retention: archived files older than this are deleted
 };
 
 struct ThrottleConfig {

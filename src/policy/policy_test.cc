@@ -216,7 +216,7 @@ TEST(PolicyErrors, UnknownKeyWithoutCloseMatch) {
 TEST(PolicyErrors, UnknownKeyInAListItem) {
   EXPECT_EQ(error_of(with("    formt: csv\n")),
             "p.yaml:10:5: unknown key 'formt' in targets[0] (did you mean 'format'? valid keys: "
-            "uri, format, compression, level, row_group_mb, layout, dataset)");
+            "uri, format, compression, level, row_group_mb, layout, expire_after, dataset)");
 }
 
 TEST(PolicyErrors, WrongTypes) {

@@ -102,8 +102,8 @@ class StateStore {
   // Atomic read-modify-write of one shard, safe against other processes doing the same:
   // `change` gets the stored record (nullopt when missing) and returns true to write it back
   // (put_shard semantics; the lease is kept). It may run more than once when a transaction
-  // must be retried, so it must not have side effects, and it must not call the store. The status function's monotonic fold
-  // belongs in here when several status workers share a store.
+  // must be retried, so it must not have side effects, and it must not call the store. The status
+  // function's monotonic fold belongs in here when several status workers share a store.
   using ShardChange = std::function<bool(std::optional<ShardRecord>& shard)>;
   virtual Status update_shard(const std::string& task_id, int index, const ShardChange& change) = 0;
 

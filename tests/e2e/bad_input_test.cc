@@ -165,7 +165,14 @@ TEST(Verify, NamesTamperedAndMissingFiles) {
   fs::remove(files[1]);
   // A stray data file no manifest lists would be counted by every query over the folder.
   fs::copy_file(files[2], fs::path(files[2]).parent_path() / "part-stray.parquet");
-  auto v = run_strata({"verify", "archive"}, dir);
+  // The quick check (sizes, listings) sees the missing and the stray file, not the flipped byte.
+  auto quick = run_strata({"verify", "archive"}, dir);
+  EXPECT_EQ(quick.exit_code, 1);
+  EXPECT_EQ(quick.out.find(fs::path(files[0]).filename().string()), std::string::npos) << quick.out;
+  EXPECT_NE(quick.out.find(fs::path(files[1]).filename().string()), std::string::npos) << quick.out;
+  EXPECT_NE(quick.out.find("2 problem"), std::string::npos) << quick.out;
+  // --deep re-reads every byte and row.
+  auto v = run_strata({"verify", "archive", "--deep"}, dir);
   EXPECT_EQ(v.exit_code, 1);
   EXPECT_NE(v.out.find(fs::path(files[0]).filename().string()), std::string::npos) << v.out;
   EXPECT_NE(v.out.find(fs::path(files[1]).filename().string()), std::string::npos) << v.out;

@@ -102,7 +102,7 @@ TEST_P(MoveEachFormat, MovesOldRowsVerifiedAndNothingLost) {
   }
   EXPECT_GT(files, 10);
 
-  auto v = run_strata({"verify", "archive"}, dir);
+  auto v = run_strata({"verify", "archive", "--deep"}, dir);
   EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
   EXPECT_NE(v.out.find("all good"), std::string::npos) << v.out;
 
@@ -269,7 +269,7 @@ TEST_P(KillAnywhere, ReRunFinishesWithNothingLostOrDuplicated) {
                 "ts < '" +
                     report["predicate"]["time_before_text"].get<std::string>().substr(0, 10) + "'"),
             0);
-  auto v = run_strata({"verify", "archive"}, dir);
+  auto v = run_strata({"verify", "archive", "--deep"}, dir);
   EXPECT_EQ(v.exit_code, 0) << v.out;
 }
 

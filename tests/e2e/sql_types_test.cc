@@ -223,8 +223,8 @@ std::vector<TypeColumn> pg_columns() {
       {"c_ts", "timestamp", kPgMicros, kDuckMicros, "TIMESTAMP WITH TIME ZONE"},
       {"c_tstz", "timestamptz", kPgMicros, kDuckMicros, "TIMESTAMP WITH TIME ZONE"},
       {"c_interval", "interval", kPgText, kDuckText, "VARCHAR"},
-      {"c_json", "json", kPgHex, kDuckHex, "VARCHAR"},
-      {"c_jsonb", "jsonb", kPgHex, kDuckHex, "VARCHAR"},
+      {"c_json", "json", kPgHex, kDuckHex, "JSON"},
+      {"c_jsonb", "jsonb", kPgHex, kDuckHex, "JSON"},
       {"c_uuid", "uuid", kPgText, kDuckText, "VARCHAR"},
       {"c_enum", "mood", kPgHex, kDuckHex, "VARCHAR"},
       {"c_domain", "price", kPgText, kDuckText, "DECIMAL(10,2)"},
@@ -233,10 +233,9 @@ std::vector<TypeColumn> pg_columns() {
       {"c_macaddr", "macaddr", kPgText, kDuckText, "VARCHAR"},
       {"c_macaddr8", "macaddr8", kPgText, kDuckText, "VARCHAR"},
       // Arrays are archived as JSON arrays: the server's JSON text of the array.
-      {"c_ints", "int[]", "encode(convert_to(to_json($)::text, 'UTF8'), 'hex')", kDuckHex,
-       "VARCHAR"},
+      {"c_ints", "int[]", "encode(convert_to(to_json($)::text, 'UTF8'), 'hex')", kDuckHex, "JSON"},
       {"c_texts", "text[]", "encode(convert_to(to_json($)::text, 'UTF8'), 'hex')", kDuckHex,
-       "VARCHAR"},
+       "JSON"},
   };
 }
 
@@ -308,6 +307,23 @@ TEST(SqlTypes, PostgresEveryMappedTypeRoundTrips) {
   if (!HasFailure()) s.drop_database();  // kept for a look when something differs
 }
 
+// PostgreSQL timestamps go to year 294276, Strata's (int64 microseconds since 1970) to 294247: a
+// later one stops the run with an error naming the column, instead of wrapping around.
+TEST(SqlTypes, PostgresTimestampPastStrataRangeFailsNamingTheColumn) {
+  Store s("pg", server_uri("pg"), "e2e_types_pg_far");
+  s.create_database();
+  s.query("CREATE TABLE far (id bigint PRIMARY KEY, ts timestamp)");
+  s.query("INSERT INTO far VALUES (1, '2024-01-01'), (2, '294276-12-31 23:59:59.999999')");
+  std::string dir = fresh_dir("pg-far");
+  write_policy(dir, s, "far", "far", "id", "100", "cold.far", "", "move");
+  auto r = run_strata({"run", "far.yaml"}, dir);
+  EXPECT_NE(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.err.find("column 'ts'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("after 294247-01-10"), std::string::npos) << r.err;
+  EXPECT_EQ(s.count("far"), 2);
+  s.drop_database();
+}
+
 // ---------------------------------------------------------------------------------------------
 // MariaDB
 
@@ -360,8 +376,9 @@ std::vector<TypeColumn> mysql_columns() {
        "TIMESTAMP WITH TIME ZONE"},
       {"c_time", "time", kMyText, kDuckText, "VARCHAR"},
       {"c_time6", "time(6)", kMyText, kDuckText, "VARCHAR"},
-      {"c_year", "year", kMyText, kDuckText, "BIGINT"},
-      {"c_json", "json", kMyHex, kDuckHexUpper, "VARCHAR"},
+      // YEAR is a number: 0 (shown as 0000) archives as 0.
+      {"c_year", "year", "CAST($ + 0 AS CHAR)", kDuckText, "BIGINT"},
+      {"c_json", "json", kMyHex, kDuckHexUpper, "JSON"},
       {"c_uuid", "uuid", kMyText, kDuckText, "VARCHAR"},
       {"c_inet4", "inet4", kMyText, kDuckText, "VARCHAR"},
       {"c_inet6", "inet6", kMyText, kDuckText, "VARCHAR"},

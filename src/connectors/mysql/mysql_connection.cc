@@ -231,6 +231,13 @@ Status map_error(unsigned err, std::string_view message, const ErrorContext& whe
                  std::string_view op) {
   std::string text = "mysql " + where.store + ": " + std::string(op);
   if (!where.table.empty()) text += " table '" + where.table + "'";
+  if (err == 0) {
+    // The client library failed without an error code: in practice a connection that went away
+    // in the middle of a result (a server restart). Retrying is safe; the shard starts clean.
+    return Status::retryable(text +
+                             ": the read ended without an error code (the connection was "
+                             "probably lost); retried");
+  }
   text += ": " + std::string(message) + " (error " + std::to_string(err) + ")";
   if (is_retryable_error(err)) {
     switch (err) {

@@ -217,6 +217,10 @@ std::string decode_value(Decode d, const char* p, size_t n, ColumnVector& out,
       int64_t v = static_cast<int64_t>(be64(p));
       if (v == std::numeric_limits<int64_t>::max()) return "timestamp 'infinity'";
       if (v == std::numeric_limits<int64_t>::min()) return "timestamp '-infinity'";
+      // PostgreSQL goes to year 294276; microseconds since 1970 in an int64 stop earlier.
+      if (v > std::numeric_limits<int64_t>::max() - kPgEpochMicros) {
+        return "a timestamp after 294247-01-10 04:00:54.775807 UTC";
+      }
       out.append_int(v + kPgEpochMicros);
       return "";
     }
@@ -306,6 +310,213 @@ void append_copy_field(const ColumnVector& col, size_t i, std::string& out) {
       return;
     }
   }
+}
+
+namespace {
+
+// JSON (as PostgreSQL's to_json writes an array) -> array input syntax, by recursive descent.
+class ArrayLiteral {
+ public:
+  ArrayLiteral(std::string_view json, std::string& out) : s_(json), out_(out) {}
+
+  std::string run() {
+    ws();
+    if (i_ >= s_.size() || s_[i_] != '[') return err("not a JSON array");
+    std::string e = array();
+    if (!e.empty()) return e;
+    ws();
+    return i_ == s_.size() ? "" : err("text after the array");
+  }
+
+ private:
+  std::string err(const char* what) const {
+    return std::string(what) + " at byte " + std::to_string(i_) + " of a JSON array";
+  }
+  void ws() {
+    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r'))
+      ++i_;
+  }
+  std::string array() {
+    ++i_;  // '['
+    out_ += '{';
+    ws();
+    if (i_ < s_.size() && s_[i_] == ']') {
+      ++i_;
+      out_ += '}';
+      return "";
+    }
+    while (true) {
+      ws();
+      std::string e = element();
+      if (!e.empty()) return e;
+      ws();
+      if (i_ >= s_.size()) return err("unexpected end");
+      if (s_[i_] == ']') {
+        ++i_;
+        out_ += '}';
+        return "";
+      }
+      if (s_[i_] != ',') return err("unexpected character");
+      ++i_;
+      out_ += ',';
+    }
+  }
+  std::string element() {
+    if (i_ >= s_.size()) return err("unexpected end");
+    const char c = s_[i_];
+    if (c == '[') return array();
+    if (c == '"') {
+      std::string text;
+      std::string e = string(text);
+      if (e.empty()) quoted(text);
+      return e;
+    }
+    if (c == '{') {  // a json[]/jsonb[] element: its JSON text
+      const size_t start = i_;
+      std::string e = skip_object();
+      if (e.empty()) quoted(s_.substr(start, i_ - start));
+      return e;
+    }
+    const size_t start = i_;  // number, true, false, null
+    while (i_ < s_.size() && s_[i_] != ',' && s_[i_] != ']' && s_[i_] != ' ' && s_[i_] != '\t' &&
+           s_[i_] != '\n' && s_[i_] != '\r')
+      ++i_;
+    std::string_view token = s_.substr(start, i_ - start);
+    if (token.empty()) return err("missing value");
+    out_ += token == "null" ? std::string_view("NULL") : token;
+    return "";
+  }
+  void quoted(std::string_view text) {
+    out_ += '"';
+    for (char ch : text) {
+      if (ch == '"' || ch == '\\') out_ += '\\';
+      out_ += ch;
+    }
+    out_ += '"';
+  }
+  static void utf8(uint32_t cp, std::string& out) {
+    if (cp < 0x80) {
+      out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+      out += static_cast<char>(0xC0 | (cp >> 6));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+      out += static_cast<char>(0xE0 | (cp >> 12));
+      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+      out += static_cast<char>(0xF0 | (cp >> 18));
+      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
+    }
+  }
+  bool hex4(uint32_t& v) {
+    if (i_ + 4 > s_.size()) return false;
+    v = 0;
+    for (int k = 0; k < 4; ++k) {
+      const char h = s_[i_++];
+      v <<= 4;
+      if (h >= '0' && h <= '9') {
+        v |= static_cast<uint32_t>(h - '0');
+      } else if (h >= 'a' && h <= 'f') {
+        v |= static_cast<uint32_t>(h - 'a' + 10);
+      } else if (h >= 'A' && h <= 'F') {
+        v |= static_cast<uint32_t>(h - 'A' + 10);
+      } else {
+        return false;
+      }
+    }
+    return true;
+  }
+  // A JSON string at i_, unescaped into `text`.
+  std::string string(std::string& text) {
+    ++i_;  // '"'
+    while (i_ < s_.size()) {
+      const char c = s_[i_++];
+      if (c == '"') return "";
+      if (c != '\\') {
+        text += c;
+        continue;
+      }
+      if (i_ >= s_.size()) break;
+      const char e = s_[i_++];
+      switch (e) {
+        case 'b':
+          text += '\b';
+          break;
+        case 'f':
+          text += '\f';
+          break;
+        case 'n':
+          text += '\n';
+          break;
+        case 'r':
+          text += '\r';
+          break;
+        case 't':
+          text += '\t';
+          break;
+        case 'u': {
+          uint32_t cp = 0;
+          if (!hex4(cp)) return err("bad \\u escape");
+          if (cp >= 0xD800 && cp < 0xDC00 && i_ + 1 < s_.size() && s_[i_] == '\\' &&
+              s_[i_ + 1] == 'u') {
+            i_ += 2;
+            uint32_t lo = 0;
+            if (!hex4(lo) || lo < 0xDC00 || lo > 0xDFFF) return err("bad surrogate pair");
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+          }
+          utf8(cp, text);
+          break;
+        }
+        default:  // " \ /
+          text += e;
+      }
+    }
+    return err("unterminated string");
+  }
+  // Past a JSON object at i_ (strings may hold braces).
+  std::string skip_object() {
+    int depth = 0;
+    while (i_ < s_.size()) {
+      const char c = s_[i_];
+      if (c == '"') {
+        std::string ignored;
+        std::string e = string(ignored);
+        if (!e.empty()) return e;
+        continue;
+      }
+      ++i_;
+      if (c == '{' || c == '[') ++depth;
+      if ((c == '}' || c == ']') && --depth == 0) return "";
+    }
+    return err("unterminated object");
+  }
+
+  std::string_view s_;
+  std::string& out_;
+  size_t i_ = 0;
+};
+
+}  // namespace
+
+std::string array_literal(std::string_view json, std::string& out) {
+  out.clear();
+  return ArrayLiteral(json, out).run();
+}
+
+std::string append_copy_array_field(const ColumnVector& col, size_t i, std::string& out,
+                                    std::string& scratch) {
+  if (col.is_null(i) || col.storage() != Storage::kText) {
+    append_copy_field(col, i, out);
+    return "";
+  }
+  std::string err = array_literal(col.text_at(i), scratch);
+  if (!err.empty()) return err;
+  put32(out, static_cast<uint32_t>(scratch.size()));
+  out += scratch;
+  return "";
 }
 
 std::string ddl_type(const Column& c) {

@@ -84,6 +84,15 @@ const char* load_type(Type type);
 // Appends the binary COPY field (length + bytes) for row `i` of `col` as load_type(col.type()).
 void append_copy_field(const ColumnVector& col, size_t i, std::string& out);
 
+// The input literal of a PostgreSQL array ('{{1,2},{3,NULL}}', '{"a b","x\\"y"}') for the JSON
+// array an array column is archived as (to_json of the array: nested arrays for dimensions,
+// strings, numbers, booleans, null, objects for json[] elements). "" or what is wrong.
+std::string array_literal(std::string_view json, std::string& out);
+// Like append_copy_field for a JSON column loaded into an array column: the value as
+// array_literal. "" or what is wrong with the value (nothing is appended then).
+std::string append_copy_array_field(const ColumnVector& col, size_t i, std::string& out,
+                                    std::string& scratch);
+
 // The PostgreSQL type for a Strata column in a table Strata creates: bigint, double precision,
 // boolean, text, bytea, timestamptz, date, numeric(p,s) or numeric, jsonb.
 std::string ddl_type(const Column& c);

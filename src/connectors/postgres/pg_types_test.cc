@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -77,6 +78,29 @@ TEST(PgTypes, MapType) {
   EXPECT_FALSE(map_type(arr).supported);
 }
 
+std::string literal_of(const std::string& json) {
+  std::string out;
+  std::string err = array_literal(json, out);
+  return err.empty() ? out : "error: " + err;
+}
+
+TEST(PgTypes, ArrayLiteralFromJson) {
+  EXPECT_EQ(literal_of("[]"), "{}");
+  EXPECT_EQ(literal_of("[1,2,null,4]"), "{1,2,NULL,4}");
+  EXPECT_EQ(literal_of("[[1,2],[3,4]]"), "{{1,2},{3,4}}");
+  EXPECT_EQ(literal_of(" [ [ [1.50] ] , [ [ -2e3 ] ] ] "), "{{{1.50}},{{-2e3}}}");
+  EXPECT_EQ(literal_of("[true,false]"), "{true,false}");
+  EXPECT_EQ(literal_of(R"(["a,b","q\"x",null,"","NULL","{}"])"),
+            R"({"a,b","q\"x",NULL,"","NULL","{}"})");
+  EXPECT_EQ(literal_of(R"(["back\\slash","tab\tnl\n","\u00e9\ud83c\udf89"])"),
+            "{\"back\\\\slash\",\"tab\tnl\n\",\"\u00e9\U0001F389\"}");
+  EXPECT_EQ(literal_of(R"([{"a": "}", "b": [1]}, null])"),
+            R"({"{\"a\": \"}\", \"b\": [1]}",NULL})");
+  EXPECT_EQ(literal_of("{}").rfind("error: ", 0), 0u);
+  EXPECT_EQ(literal_of("[1,").rfind("error: ", 0), 0u);
+  EXPECT_EQ(literal_of("[\"x]").rfind("error: ", 0), 0u);
+}
+
 TEST(PgTypes, DecodeRejectsInfinityAndBadLengths) {
   ColumnVector ts(Type::kTimestamp);
   std::string scratch;
@@ -86,6 +110,20 @@ TEST(PgTypes, DecodeRejectsInfinityAndBadLengths) {
   EXPECT_EQ(decode_value(Decode::kTimestamp, zero, 8, ts, scratch), "");
   EXPECT_EQ(ts.int_at(0), kPgEpochMicros);
   EXPECT_NE(decode_value(Decode::kTimestamp, zero, 4, ts, scratch), "");
+  auto be = [](int64_t v) {
+    std::string b(8, '\0');
+    for (int i = 0; i < 8; ++i) b[i] = static_cast<char>(static_cast<uint64_t>(v) >> (56 - 8 * i));
+    return b;
+  };
+  // 294276-12-31 23:59:59.999999, PostgreSQL's last timestamp, is past what int64 microseconds
+  // since 1970 hold: an error, not a wrapped-around value.
+  std::string last = be(9223371331200000000LL - 1);
+  EXPECT_EQ(decode_value(Decode::kTimestamp, last.data(), 8, ts, scratch),
+            "a timestamp after 294247-01-10 04:00:54.775807 UTC");
+  // 294247-01-10 04:00:54.775807 is the last one Strata holds.
+  std::string edge = be(std::numeric_limits<int64_t>::max() - kPgEpochMicros);
+  EXPECT_EQ(decode_value(Decode::kTimestamp, edge.data(), 8, ts, scratch), "");
+  EXPECT_EQ(ts.int_at(1), std::numeric_limits<int64_t>::max());
   ColumnVector d(Type::kDate);
   const char neg[4] = {'\x80', 0, 0, 0};
   EXPECT_EQ(decode_value(Decode::kDate, neg, 4, d, scratch), "date '-infinity'");

@@ -760,11 +760,12 @@ TEST_F(PostgresSourceTest, StatementsShowLiterals) {
       src->statements(p, Shard{0, KeyRange{Value::of_int(1), Value::of_int(99)}, 1}, 500);
   EXPECT_EQ(s.read,
             "COPY (SELECT \"id\", \"at\", \"v\" FROM \"public\".\"t\" WHERE \"id\" BETWEEN 1 AND "
-            "99 AND \"at\" < '2025-01-01 00:00:00+00' AND (v <> 'b') ORDER BY \"id\") TO STDOUT "
+            "99 AND \"at\" < '2025-01-01 00:00:00+00'::timestamptz AND (v <> 'b') ORDER BY \"id\") "
+            "TO STDOUT "
             "(FORMAT binary)");
   EXPECT_EQ(s.purge,
             "DELETE FROM \"public\".\"t\" WHERE \"id\" IN (<archived keys>) AND \"id\" BETWEEN 1 "
-            "AND 99 AND \"at\" < '2025-01-01 00:00:00+00' AND (v <> 'b')");
+            "AND 99 AND \"at\" < '2025-01-01 00:00:00+00'::timestamptz AND (v <> 'b')");
 }
 
 // ---- replication ----

@@ -126,21 +126,16 @@ class PostgresTableTarget final : public TableTarget {
     std::string temp = "CREATE TEMP TABLE _strata_load (";
     std::string insert = "INSERT INTO " + qualified + " (";
     std::string select;
+    std::vector<bool> as_array;
     for (size_t i = 0; i < schema.size(); ++i) {
       const Column& c = schema[i];
       const TargetColumn& t = targets[i];
       std::string q = quote(c.name);
       temp += (i ? ", " : "") + q + " " + pg::load_type(batch.column(i).type());
       insert += (i ? ", " : "") + q;
-      std::string conv;
-      if (t.is_array && c.type == Type::kJson) {
-        conv = "CASE WHEN " + q +
-               " IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(" + q +
-               "::jsonb))::" + t.type + " END";
-      } else {
-        conv = q + "::" + t.type;
-      }
-      select += (i ? ", " : "") + conv;
+      // An archived array (JSON) is sent as the array's literal: any number of dimensions.
+      as_array.push_back(t.is_array && c.type == Type::kJson);
+      select += (i ? ", " : "") + q + "::" + t.type;
     }
     temp += ") ON COMMIT DROP";
     insert += ") SELECT " + select + " FROM _strata_load ON CONFLICT (";
@@ -150,7 +145,7 @@ class PostgresTableTarget final : public TableTarget {
     Status s = conn->exec("BEGIN; SET LOCAL statement_timeout = '" +
                               pg::pg_interval_ms(pool_->options().statement_timeout) + "'; " + temp,
                           op);
-    if (s.is_ok()) s = copy_in(*conn, batch);
+    if (s.is_ok()) s = copy_in(*conn, batch, schema, as_array);
     uint64_t inserted = 0;
     if (s.is_ok()) {
       Result<PgResult> r = conn->query(insert, {}, op);
@@ -296,7 +291,8 @@ class PostgresTableTarget final : public TableTarget {
   }
 
   // COPY _strata_load FROM STDIN (FORMAT binary), in chunks of about kCopyChunk bytes.
-  Status copy_in(pg::Connection& conn, const Batch& batch) {
+  Status copy_in(pg::Connection& conn, const Batch& batch, const Schema& schema,
+                 const std::vector<bool>& as_array) {
     const char* op = "loading into";
     PgResult start(PQexec(conn.get(), "COPY _strata_load FROM STDIN (FORMAT binary)"));
     if (start.get() == nullptr || PQresultStatus(start.get()) != PGRES_COPY_IN) {
@@ -311,20 +307,32 @@ class PostgresTableTarget final : public TableTarget {
       return ok;
     };
     bool ok = true;
-    for (size_t r = 0; r < batch.num_rows() && ok; ++r) {
+    std::string bad_value, scratch;
+    for (size_t r = 0; r < batch.num_rows() && ok && bad_value.empty(); ++r) {
       uint16_t n = __builtin_bswap16(static_cast<uint16_t>(ncols));
       buf.append(reinterpret_cast<const char*>(&n), 2);
-      for (size_t c = 0; c < ncols; ++c) pg::append_copy_field(batch.column(c), r, buf);
+      for (size_t c = 0; c < ncols && bad_value.empty(); ++c) {
+        if (!as_array[c]) {
+          pg::append_copy_field(batch.column(c), r, buf);
+          continue;
+        }
+        std::string e = pg::append_copy_array_field(batch.column(c), r, buf, scratch);
+        if (!e.empty()) bad_value = "column '" + schema[c].name + "': " + e;
+      }
       if (buf.size() >= kCopyChunk) ok = flush();
     }
     buf.append("\xff\xff", 2);
-    if (ok) ok = flush();
-    if (PQputCopyEnd(conn.get(), ok ? nullptr : "strata: sending rows failed") != 1) ok = false;
+    if (ok && bad_value.empty()) ok = flush();
+    const char* abort = !bad_value.empty() ? "strata: a value cannot be loaded"
+                        : ok               ? nullptr
+                                           : "strata: sending rows failed";
+    if (PQputCopyEnd(conn.get(), abort) != 1) ok = false;
     PgResult end(PQgetResult(conn.get()));
     Status s = end.get() != nullptr && PQresultStatus(end.get()) == PGRES_COMMAND_OK
                    ? Status::ok()
                    : pg::status_of(conn.get(), end.get(), where_, op);
     while (PGresult* extra = PQgetResult(conn.get())) PQclear(extra);
+    if (!bad_value.empty()) return error("loading into table '" + table_ + "': " + bad_value);
     if (s.is_ok() && !ok) s = pg::status_of(conn.get(), nullptr, where_, op);
     return s;
   }
