@@ -467,6 +467,7 @@ int restore_command(const RestoreArgs& a) {
                 {"files", r.files_total},
                 {"files_read", r.files_read},
                 {"files_skipped", r.files_skipped},
+                {"row_groups_skipped", r.groups_skipped},
                 {"rows_read", r.rows_read},
                 {"rows_matched", r.rows_matched},
                 {"rows_inserted", r.rows_inserted},
@@ -474,11 +475,13 @@ int restore_command(const RestoreArgs& a) {
                 {"seconds", secs}});
   } else {
     std::printf(
-        "restored %s of %s into %s\n  files          %d read, %d skipped by time span\n  rows   "
+        "restored %s of %s into %s\n  files          %d read, %d skipped by time span, %llu row "
+        "groups skipped by statistics\n  rows   "
         "        %s read, %s matched, %s inserted, %s already there\n  throughput     %s "
         "rows/s\n  duration       %s\n",
         a.dataset.c_str(), (*archive)->describe().c_str(), (*into)->describe().c_str(),
-        r.files_read, r.files_skipped, human_count(static_cast<int64_t>(r.rows_read)).c_str(),
+        r.files_read, r.files_skipped, static_cast<unsigned long long>(r.groups_skipped),
+        human_count(static_cast<int64_t>(r.rows_read)).c_str(),
         human_count(static_cast<int64_t>(r.rows_matched)).c_str(),
         human_count(static_cast<int64_t>(r.rows_inserted)).c_str(),
         human_count(static_cast<int64_t>(r.rows_matched - r.rows_inserted)).c_str(),

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -74,6 +75,15 @@ class FormatReader {
   // Clears `batch` and fills it with up to `max_rows` rows. false = end of file (batch empty).
   // A malformed file is a permanent error naming the source, and the row or offset.
   virtual Result<bool> next(Batch& batch, size_t max_rows) = 0;
+  // Row groups passed over because ReadOptions::keep_group ruled them out.
+  virtual uint64_t groups_skipped() const { return 0; }
+};
+
+// The smallest and largest value of one column in a group of rows, from the file's statistics;
+// null where the file records none (or for types whose statistics are not decoded: decimals,
+// booleans, bytes).
+struct ColumnBounds {
+  Value min, max;
 };
 
 struct ReadOptions {
@@ -82,6 +92,10 @@ struct ReadOptions {
   std::shared_ptr<const Schema> schema;
   // Names of the columns to return, in this order; empty = all.
   std::vector<std::string> columns;
+  // Called before a group of rows is decoded, with the bounds of every column of the file (in the
+  // file's order); a group for which it returns false is skipped. Only Parquet files have groups
+  // with statistics; other formats read every row.
+  std::function<bool(const std::vector<ColumnBounds>&)> keep_group;
 };
 
 Result<std::unique_ptr<FormatReader>> open_format_reader(const FormatSpec& spec, ByteSource* source,

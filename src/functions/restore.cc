@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <map>
 
 #include "functions/manifest.h"
@@ -96,6 +97,28 @@ bool holds(int cmp, const std::string& op) {
   return cmp >= 0;  // ">="
 }
 
+// Whether some row with values within `bounds` can pass every condition (false only when the
+// statistics prove none can).
+bool group_may_match(const std::vector<ColumnBounds>& bounds,
+                     const std::vector<BoundCondition>& conds) {
+  for (const BoundCondition& c : conds) {
+    if (c.null_literal || static_cast<size_t>(c.column) >= bounds.size()) continue;
+    const ColumnBounds& b = bounds[static_cast<size_t>(c.column)];
+    if (b.min.is_null() || b.max.is_null()) continue;
+    if (b.min.is_text() != c.value.is_text()) continue;  // not comparable: keep the group
+    const int lo = b.min.compare(c.value), hi = b.max.compare(c.value);
+    bool possible = true;
+    if (c.op == "=") possible = lo <= 0 && hi >= 0;
+    if (c.op == "!=") possible = !(lo == 0 && hi == 0);
+    if (c.op == "<") possible = lo < 0;
+    if (c.op == "<=") possible = lo <= 0;
+    if (c.op == ">") possible = hi > 0;
+    if (c.op == ">=") possible = hi >= 0;
+    if (!possible) return false;
+  }
+  return true;
+}
+
 bool row_matches(const Batch& batch, size_t row, const std::vector<BoundCondition>& conds) {
   for (const BoundCondition& c : conds) {
     const ColumnVector& col = batch.column(static_cast<size_t>(c.column));
@@ -107,10 +130,15 @@ bool row_matches(const Batch& batch, size_t row, const std::vector<BoundConditio
     if (is_null) return false;  // SQL: a comparison with NULL is not true
     int cmp = 0;
     if (c.value.is_double()) {
-      double x = col.storage() == Storage::kDouble ? col.double_at(row)
-                 : col.storage() == Storage::kInt
-                     ? static_cast<double>(col.int_at(row))
-                     : std::strtod(std::string(col.text_at(row)).c_str(), nullptr);
+      double x = 0;
+      if (col.storage() == Storage::kDouble) {
+        x = col.double_at(row);
+      } else if (col.storage() == Storage::kInt) {
+        x = static_cast<double>(col.int_at(row));
+      } else {  // decimal text
+        const std::string_view t = col.text_at(row);
+        std::from_chars(t.data() + (!t.empty() && t[0] == '+'), t.data() + t.size(), x);
+      }
       cmp = x < c.value.as_double() ? -1 : (x > c.value.as_double() ? 1 : 0);
     } else if (c.value.is_int()) {
       int64_t x = col.int_at(row);
@@ -287,8 +315,10 @@ Result<RestoreReport> restore_dataset(Target& archive, TableTarget& into,
         continue;
       }
       std::unique_ptr<ByteSource> src;
+      std::function<bool(const std::vector<ColumnBounds>&)> keep;
+      if (!conds.empty()) keep = [&conds](const auto& b) { return group_may_match(b, conds); };
       STRATA_ASSIGN_OR_RETURN(std::unique_ptr<FormatReader> reader,
-                              open_file_reader(archive, m, f, src, {}));
+                              open_file_reader(archive, m, f, src, {}, std::move(keep)));
       Batch in(reader->schema_ptr());
       for (;;) {
         auto more = reader->next(in, options.batch_rows);
@@ -312,6 +342,7 @@ Result<RestoreReport> restore_dataset(Target& archive, TableTarget& into,
         if (out.num_rows() >= options.batch_rows) STRATA_TRY(flush());
       }
       ++report.files_read;
+      report.groups_skipped += reader->groups_skipped();
     }
   }
   STRATA_TRY(flush());

@@ -1,7 +1,8 @@
 // Restore: brings archived rows back into a database table (PostgreSQL, MySQL/MariaDB, SQLite),
 // created if missing with the archive's schema and key, loaded idempotently (keys already in the
 // table are skipped, so a re-run or an overlapping restore adds nothing twice). The archive is
-// read through its manifests; files whose time span lies outside the filter are not opened.
+// read through its manifests; files whose time span lies outside the filter are not opened, and
+// Parquet row groups whose min/max statistics rule out every row are not decoded.
 #pragma once
 
 #include <cstdint>
@@ -40,6 +41,7 @@ struct RestoreReport {
   int files_total = 0;    // files of the dataset
   int files_read = 0;     // after pruning by time span
   int files_skipped = 0;  // pruned
+  uint64_t groups_skipped = 0;  // Parquet row groups pruned by their statistics
   uint64_t rows_read = 0;
   uint64_t rows_matched = 0;   // passed the filter
   uint64_t rows_inserted = 0;  // new in the table (the rest were there already)

@@ -21,16 +21,16 @@ Result<std::string> sha256_of(Target& target, const std::string& path) {
   return h.hex_digest();
 }
 
-Result<std::unique_ptr<FormatReader>> open_file_reader(Target& target,
-                                                       const ShardManifest& manifest,
-                                                       const ManifestFile& file,
-                                                       std::unique_ptr<ByteSource>& src,
-                                                       std::vector<std::string> columns) {
+Result<std::unique_ptr<FormatReader>> open_file_reader(
+    Target& target, const ShardManifest& manifest, const ManifestFile& file,
+    std::unique_ptr<ByteSource>& src, std::vector<std::string> columns,
+    std::function<bool(const std::vector<ColumnBounds>&)> keep_group) {
   STRATA_ASSIGN_OR_RETURN(src, target.open(file.path));
   STRATA_ASSIGN_OR_RETURN(FormatSpec spec, format_spec_from_path(file.path));
   ReadOptions opts;
   opts.schema = std::make_shared<Schema>(manifest.schema);
   opts.columns = std::move(columns);
+  opts.keep_group = std::move(keep_group);
   return open_format_reader(spec, src.get(), opts);
 }
 

@@ -15,12 +15,11 @@ namespace strata {
 Result<std::string> sha256_of(Target& target, const std::string& path);
 
 // A reader of one manifest file with the manifest's schema; `columns` empty = all. `src` keeps the
-// bytes open and must outlive the reader.
-Result<std::unique_ptr<FormatReader>> open_file_reader(Target& target,
-                                                       const ShardManifest& manifest,
-                                                       const ManifestFile& file,
-                                                       std::unique_ptr<ByteSource>& src,
-                                                       std::vector<std::string> columns);
+// bytes open and must outlive the reader. `keep_group`: see ReadOptions.
+Result<std::unique_ptr<FormatReader>> open_file_reader(
+    Target& target, const ShardManifest& manifest, const ManifestFile& file,
+    std::unique_ptr<ByteSource>& src, std::vector<std::string> columns,
+    std::function<bool(const std::vector<ColumnBounds>&)> keep_group = {});
 
 // Checks one file of a manifest; the error names the file and what differs. Quick: it exists with
 // the size the manifest says. Deep: also its sha256, and a full decode whose rows and row

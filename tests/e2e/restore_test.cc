@@ -127,6 +127,43 @@ TEST(Restore, AFilterRestoresOnlyItsRowsAndSkipsFilesOutsideItsTimeSpan) {
   EXPECT_NE(bad.err.find("no column 'no_such'"), std::string::npos) << bad.err;
 }
 
+// Without a day layout a shard is one file of many row groups: a key range reads only the row
+// groups whose statistics overlap it, and restores exactly its archived rows.
+TEST(Restore, AKeyRangeSkipsRowGroupsOutsideIt) {
+  const std::string dir = fresh_dir("restore-row-groups");
+  auto d = run_strata({"demo", "--rows", "150000", "--dir", dir, "--no-run"}, dir);
+  ASSERT_EQ(d.exit_code, 0) << d.err;
+  const std::vector<std::string> original = source_telemetry_rows(dir + "/telemetry.db");
+  std::string policy = read_text(dir + "/telemetry.yaml");
+  const std::string layout = "    layout: \"dt={ts:%Y-%m-%d}\"\n";
+  ASSERT_NE(policy.find(layout), std::string::npos) << policy;
+  policy.replace(policy.find(layout), layout.size(), "    row_group_mb: 1\n");
+  write_file(dir + "/telemetry.yaml", policy);
+  auto r = run_strata({"run", "telemetry.yaml", "--json"}, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+
+  auto back = run_strata({"restore", "archive", "--dataset", "telemetry", "--into",
+                          "sqlite://range.db?table=t", "--where", "id >= 20000 AND id < 21000",
+                          "--json"},
+                         dir);
+  ASSERT_EQ(back.exit_code, 0) << back.err << back.out;
+  auto j = nlohmann::json::parse(back.out);
+  EXPECT_GE(j["row_groups_skipped"].get<int>(), 3) << back.out;
+  EXPECT_LT(j["rows_read"].get<int64_t>(), 60000) << back.out;
+  // Exactly the archived rows of the range: those still in the source are not in the archive.
+  const auto left = sqlite_rows(dir + "/telemetry.db",
+                                "SELECT count(*) FROM telemetry WHERE id >= 20000 AND id < 21000");
+  const int64_t still_there = std::stoll(left[0][0].value_or("0"));
+  int64_t in_range = 0;
+  for (const std::string& row : original) {
+    const int64_t id = std::stoll(row.substr(0, row.find('|')));
+    if (id >= 20000 && id < 21000) ++in_range;
+  }
+  EXPECT_EQ(sqlite_count(dir + "/range.db", "t"), in_range - still_there);
+  EXPECT_EQ(sqlite_count(dir + "/range.db", "t", "id < 20000 OR id >= 21000"), 0);
+  EXPECT_GT(in_range - still_there, 500);
+}
+
 TEST(Retention, ExpireAfterDropsOldPartitionsListedFirstByDryRun) {
   Archived a = make_archive("retention", 20000);
   auto before = nlohmann::json::parse(run_strata({"ls", "archive", "--json"}, a.dir).out);

@@ -752,9 +752,11 @@ class ParquetReader final : public FormatReader {
   Status init(const ReadOptions& options);
   std::shared_ptr<const Schema> schema_ptr() const override { return schema_; }
   Result<bool> next(Batch& batch, size_t max_rows) override;
+  uint64_t groups_skipped() const override { return groups_skipped_; }
 
  private:
   Status start_row_group();
+  std::vector<ColumnBounds> group_bounds(const RowGroup& rg) const;
 
   ByteSource* source_;
   ParquetReaderLimits limits_;
@@ -762,6 +764,8 @@ class ParquetReader final : public FormatReader {
   std::shared_ptr<const Schema> schema_;
   std::vector<size_t> leaf_;  // file leaf index of each output column
   std::vector<ColumnChunkReader> readers_;
+  std::function<bool(const std::vector<ColumnBounds>&)> keep_group_;
+  uint64_t groups_skipped_ = 0;
   size_t next_group_ = 0;
   uint64_t group_left_ = 0;
   bool in_group_ = false;
@@ -804,13 +808,75 @@ Status ParquetReader::init(const ReadOptions& options) {
     }
   }
   schema_ = std::make_shared<const Schema>(std::move(out));
+  keep_group_ = options.keep_group;
   readers_.reserve(leaf_.size());
   for (size_t i = 0; i < leaf_.size(); ++i) readers_.emplace_back(source_, limits_);
   return Status::ok();
 }
 
+// One statistic (min_value or max_value, PLAIN encoded) as a Value of the column's Strata type;
+// null when absent or not decoded.
+Value bound_value(const std::optional<std::string>& raw, const ColumnLayout& layout,
+                  const Column& column) {
+  if (!raw) return Value::null();
+  const std::string& b = *raw;
+  auto fixed = [&](auto zero) -> std::optional<decltype(zero)> {
+    if (b.size() != sizeof(zero)) return std::nullopt;
+    std::memcpy(&zero, b.data(), sizeof(zero));
+    return zero;
+  };
+  switch (layout.kind) {
+    case ValueKind::kInt32:
+      if (auto v = fixed(int32_t{0})) return Value::of_int(*v);
+      break;
+    case ValueKind::kInt64:
+      if (auto v = fixed(int64_t{0})) return Value::of_int(*v);
+      break;
+    case ValueKind::kTimestampMillis:
+      if (auto v = fixed(int64_t{0}); v && *v > INT64_MIN / 1000 && *v < INT64_MAX / 1000) {
+        return Value::of_int(*v * 1000);
+      }
+      break;
+    case ValueKind::kTimestampNanos:
+      // Floor division, as the reader does for values.
+      if (auto v = fixed(int64_t{0})) return Value::of_int(*v / 1000 - (*v % 1000 < 0 ? 1 : 0));
+      break;
+    case ValueKind::kDouble:
+      if (auto v = fixed(0.0); v && *v == *v) return Value::of_double(*v);
+      break;
+    case ValueKind::kFloat:
+      if (auto v = fixed(0.0f); v && *v == *v) return Value::of_double(*v);
+      break;
+    case ValueKind::kBytes:
+      if (column.type == Type::kString || column.type == Type::kJson) return Value::of_text(b);
+      break;
+    default:
+      break;
+  }
+  return Value::null();
+}
+
+std::vector<ColumnBounds> ParquetReader::group_bounds(const RowGroup& rg) const {
+  std::vector<ColumnBounds> out(footer_.layouts.size());
+  for (size_t c = 0; c < out.size(); ++c) {
+    const auto& stats = rg.columns[c].meta_data->statistics;
+    if (!stats) continue;
+    out[c].min = bound_value(stats->min_value, footer_.layouts[c], footer_.schema[c]);
+    out[c].max = bound_value(stats->max_value, footer_.layouts[c], footer_.schema[c]);
+  }
+  return out;
+}
+
 Status ParquetReader::start_row_group() {
-  const size_t g = next_group_++;
+  size_t g = next_group_++;
+  while (keep_group_ && !keep_group_(group_bounds(footer_.meta.row_groups[g]))) {
+    ++groups_skipped_;
+    if (next_group_ >= footer_.meta.row_groups.size()) {
+      group_left_ = 0;
+      return Status::ok();
+    }
+    g = next_group_++;
+  }
   const RowGroup& rg = footer_.meta.row_groups[g];
   for (size_t c = 0; c < readers_.size(); ++c) {
     const size_t leaf = leaf_[c];

@@ -147,6 +147,76 @@ TEST(ParquetRoundTrip, ManyPagesRowGroupsAndBatchSizes) {
   }
 }
 
+// keep_group sees each row group's min/max, decoded to the column's type, and the groups it rules
+// out are not decoded; the rest come back whole.
+TEST(ParquetRoundTrip, RowGroupsAreSkippedByTheirStatistics) {
+  auto schema = std::make_shared<const Schema>(
+      std::vector<Column>{{"id", Type::kInt64}, {"ts", Type::kTimestamp}, {"day", Type::kDate},
+                          {"x", Type::kDouble}, {"name", Type::kString}});
+  Batch b(schema);
+  const int rows = 40000;
+  for (int i = 0; i < rows; ++i) {
+    b.column(0).append_int(i);
+    b.column(1).append_int(1700000000000000LL + i * 1000000LL);
+    b.column(2).append_int(19000 + i / 1000);
+    b.column(3).append_double(i * 0.5);
+    b.column(4).append_text("n" + std::to_string(100000 + i));
+  }
+  FormatSpec spec = parquet_spec();
+  spec.page_bytes = 4096;
+  spec.row_group_bytes = 16 << 10;
+  auto bytes = write_parquet(schema, {&b}, spec);
+  ASSERT_TRUE(bytes.is_ok()) << bytes.status().to_string();
+  StringSource probe(*bytes);
+  auto info = inspect_parquet_file(&probe);
+  ASSERT_TRUE(info.is_ok()) << info.status().to_string();
+  ASSERT_GT(info->num_row_groups, 8u);
+
+  // Each test keeps groups that may hold a row of [lo, hi) on one column, and must see all of
+  // those rows.
+  struct Case {
+    size_t column;
+    Value lo, hi;
+  };
+  const std::vector<Case> cases = {
+      {0, Value::of_int(30000), Value::of_int(31000)},
+      {1, Value::of_int(1700000000000000LL + 5000 * 1000000LL),
+       Value::of_int(1700000000000000LL + 6000 * 1000000LL)},
+      {2, Value::of_int(19010), Value::of_int(19011)},
+      {3, Value::of_double(100.0), Value::of_double(600.0)},
+      {4, Value::of_text("n120000"), Value::of_text("n121000")},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.column);
+    ReadOptions opts;
+    opts.keep_group = [&](const std::vector<ColumnBounds>& bounds) {
+      EXPECT_EQ(bounds.size(), 5u);
+      const ColumnBounds& cb = bounds[c.column];
+      EXPECT_FALSE(cb.min.is_null());
+      EXPECT_FALSE(cb.max.is_null());
+      return !(cb.max < c.lo) && cb.min < c.hi;
+    };
+    StringSource source(*bytes);
+    auto reader = open_parquet_reader(&source, opts);
+    ASSERT_TRUE(reader.is_ok()) << reader.status().to_string();
+    Batch out((*reader)->schema_ptr());
+    int64_t in_range = 0, total = 0;
+    for (;;) {
+      auto more = (*reader)->next(out, 1000);
+      ASSERT_TRUE(more.is_ok()) << more.status().to_string();
+      if (!*more) break;
+      for (size_t r = 0; r < out.num_rows(); ++r) {
+        ++total;
+        const Value v = out.column(c.column).value_at(r);
+        if (!(v < c.lo) && v < c.hi) ++in_range;
+      }
+    }
+    EXPECT_EQ(in_range, 1000);  // every case selects 1000 rows
+    EXPECT_LT(total, rows / 2);
+    EXPECT_GT((*reader)->groups_skipped(), info->num_row_groups / 2);
+  }
+}
+
 TEST(ParquetRoundTrip, DictionaryFallbackKeepsValues) {
   auto schema = std::make_shared<const Schema>(std::vector<Column>{
       {"s", Type::kString}, {"n", Type::kInt64}, {"d", Type::kDecimal, true, 30, 5}});
