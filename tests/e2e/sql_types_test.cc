@@ -124,6 +124,9 @@ std::string write_policy(const std::string& dir, const Store& s, const std::stri
                         s.strata_uri("?table=" + cold_table) + "'}\nmode: " + mode + "\n");
 }
 
+void compare_with_source(const Store& s, const std::string& table, const std::string& copy,
+                         const std::vector<TypeColumn>& cols, const std::vector<std::string>& want);
+
 // Creates `table` (id bigint key + `cols`), runs `inserts`, archives every row (copy mode) into
 // Parquet and `cold_table`, and compares the archive and the cold table with the source.
 void round_trip(const Store& s, const std::string& dir, const std::string& table,
@@ -159,8 +162,27 @@ void round_trip(const Store& s, const std::string& dir, const std::string& table
   }
   expect_same_values(want, duckdb_rows(dir + "/archive", exprs, "ORDER BY id"), cols, "parquet");
 
-  // The cold table: same column types (same store kind), same values.
-  expect_same_values(want, server_values(s, cold_table, cols), cols, "cold table " + cold_table);
+  // Restore the Parquet archive into a new table of the same server.
+  const std::string dataset = table.substr(table.find('.') + 1);
+  const std::string restored = cold_table + "_restored";
+  auto back = run_strata({"restore", "archive", "--dataset", dataset, "--into",
+                          s.strata_uri("?table=" + restored), "--json"},
+                         dir);
+  ASSERT_EQ(back.exit_code, 0) << back.err << back.out;
+  EXPECT_EQ(nlohmann::json::parse(back.out)["rows_inserted"].get<size_t>(), want.size());
+
+  for (const std::string& copy : {cold_table, restored}) {
+    SCOPED_TRACE(copy);
+    compare_with_source(s, table, copy, cols, want);
+  }
+}
+
+// `copy` (a cold table or a restored one) has the source table's column types and values.
+void compare_with_source(const Store& s, const std::string& table, const std::string& copy,
+                         const std::vector<TypeColumn>& cols, const std::vector<std::string>& want) {
+  const std::string& cold_table = copy;
+  // Same column types (same store kind), same values.
+  expect_same_values(want, server_values(s, cold_table, cols), cols, "table " + cold_table);
   auto types_of = [&](const std::string& t) {
     if (s.pg()) {
       return s.query(
