@@ -84,6 +84,24 @@ const char* load_type(Type type);
 // Appends the binary COPY field (length + bytes) for row `i` of `col` as load_type(col.type()).
 void append_copy_field(const ColumnVector& col, size_t i, std::string& out);
 
+// How a batch column goes straight into a table column by binary COPY, without a load table and
+// a cast: in the column's own binary form.
+enum class DirectCopy {
+  kNone,     // no direct form: load through the temporary table
+  kAsLoad,   // the table column has load_type's binary form (append_copy_field)
+  kInt4,     // int64 -> integer (range-checked)
+  kInt2,     // int64 -> smallint (range-checked)
+  kFloat4,   // double -> real (rounded to the nearest; beyond real's range rejected)
+  kJsonb,    // JSON text -> jsonb (version 1 + text)
+  kNumeric,  // decimal text -> numeric
+};
+// `table_type` as format_type() shows it ("integer", "numeric(12,3)", "character varying(20)").
+DirectCopy direct_copy(Type type, std::string_view table_type, bool table_is_array);
+// Appends row `i` of `col` as `how` says; "" or why the value cannot go directly (an integer out
+// of range, a double beyond real's range, malformed decimal text): nothing is appended then.
+std::string append_direct_field(DirectCopy how, const ColumnVector& col, size_t i,
+                                std::string& out);
+
 // The input literal of a PostgreSQL array ('{{1,2},{3,NULL}}', '{"a b","x\\"y"}') for the JSON
 // array an array column is archived as (to_json of the array: nested arrays for dimensions,
 // strings, numbers, booleans, null, objects for json[] elements). "" or what is wrong.

@@ -2,6 +2,8 @@
 #include "connectors/postgres/postgres_table_target.h"
 
 #include <algorithm>
+#include <atomic>
+#include <functional>
 #include <mutex>
 
 #include "connectors/postgres/pg_connection.h"
@@ -123,6 +125,41 @@ class PostgresTableTarget final : public TableTarget {
     }
     const char* op = "loading into";
     STRATA_ASSIGN_OR_RETURN(ConnectionPool::Lease conn, pool_->acquire());
+    const std::string begin = "BEGIN; SET LOCAL statement_timeout = '" +
+                              pg::pg_interval_ms(pool_->options().statement_timeout) + "'";
+
+    // First choice: COPY straight into the table, in each column's own binary form. A key
+    // already there (a re-run, an overlapping restore) fails it with unique_violation: then this
+    // batch and every later one go through the load table, which skips existing keys.
+    std::vector<pg::DirectCopy> direct;
+    for (size_t i = 0; i < schema.size(); ++i) {
+      direct.push_back(pg::direct_copy(batch.column(i).type(), targets[i].type,
+                                       targets[i].is_array));
+      if (direct.back() == pg::DirectCopy::kNone) direct_ok_ = false;
+    }
+    if (direct_ok_) {
+      std::string copy = "COPY " + qualified + " (";
+      for (size_t i = 0; i < schema.size(); ++i) copy += (i ? ", " : "") + quote(schema[i].name);
+      copy += ") FROM STDIN (FORMAT binary)";
+      std::string sqlstate;
+      Status s = conn->exec(begin, op);
+      if (s.is_ok()) {
+        s = copy_in(*conn, copy, batch, schema, sqlstate,
+                    [&](size_t c, size_t r, std::string& buf, std::string&) {
+                      return pg::append_direct_field(direct[c], batch.column(c), r, buf);
+                    });
+      }
+      if (s.is_ok()) s = conn->exec("COMMIT", op);
+      if (s.is_ok()) return static_cast<uint64_t>(batch.num_rows());
+      if (PQstatus(conn->get()) != CONNECTION_OK) return s;
+      (void)conn->exec("ROLLBACK", op);
+      if (sqlstate == "23505") {
+        direct_ok_ = false;
+      } else if (sqlstate != kValueRejected) {
+        return s;
+      }  // else a value without a direct form (e.g. out of range): the load table's cast decides
+    }
+
     std::string temp = "CREATE TEMP TABLE _strata_load (";
     std::string insert = "INSERT INTO " + qualified + " (";
     std::string select;
@@ -142,10 +179,18 @@ class PostgresTableTarget final : public TableTarget {
     for (size_t i = 0; i < keys.size(); ++i) insert += (i ? ", " : "") + quote(keys[i]);
     insert += ") DO NOTHING";
 
-    Status s = conn->exec("BEGIN; SET LOCAL statement_timeout = '" +
-                              pg::pg_interval_ms(pool_->options().statement_timeout) + "'; " + temp,
-                          op);
-    if (s.is_ok()) s = copy_in(*conn, batch, schema, as_array);
+    Status s = conn->exec(begin + "; " + temp, op);
+    std::string sqlstate;
+    if (s.is_ok()) {
+      s = copy_in(*conn, "COPY _strata_load FROM STDIN (FORMAT binary)", batch, schema, sqlstate,
+                  [&](size_t c, size_t r, std::string& buf, std::string& scratch) {
+                    if (!as_array[c]) {
+                      pg::append_copy_field(batch.column(c), r, buf);
+                      return std::string();
+                    }
+                    return pg::append_copy_array_field(batch.column(c), r, buf, scratch);
+                  });
+    }
     uint64_t inserted = 0;
     if (s.is_ok()) {
       Result<PgResult> r = conn->query(insert, {}, op);
@@ -290,11 +335,16 @@ class PostgresTableTarget final : public TableTarget {
     return out;
   }
 
-  // COPY _strata_load FROM STDIN (FORMAT binary), in chunks of about kCopyChunk bytes.
-  Status copy_in(pg::Connection& conn, const Batch& batch, const Schema& schema,
-                 const std::vector<bool>& as_array) {
+  // Runs `copy` (a COPY ... FROM STDIN (FORMAT binary)) and sends the batch in chunks of about
+  // kCopyChunk bytes, each field appended by `field` (which returns "" or what is wrong with the
+  // value). `sqlstate` gets the server's error code when the COPY fails there, kValueRejected
+  // when `field` refused a value.
+  Status copy_in(
+      pg::Connection& conn, const std::string& copy, const Batch& batch, const Schema& schema,
+      std::string& sqlstate,
+      const std::function<std::string(size_t, size_t, std::string&, std::string&)>& field) {
     const char* op = "loading into";
-    PgResult start(PQexec(conn.get(), "COPY _strata_load FROM STDIN (FORMAT binary)"));
+    PgResult start(PQexec(conn.get(), copy.c_str()));
     if (start.get() == nullptr || PQresultStatus(start.get()) != PGRES_COPY_IN) {
       return pg::status_of(conn.get(), start.get(), where_, op);
     }
@@ -312,11 +362,7 @@ class PostgresTableTarget final : public TableTarget {
       uint16_t n = __builtin_bswap16(static_cast<uint16_t>(ncols));
       buf.append(reinterpret_cast<const char*>(&n), 2);
       for (size_t c = 0; c < ncols && bad_value.empty(); ++c) {
-        if (!as_array[c]) {
-          pg::append_copy_field(batch.column(c), r, buf);
-          continue;
-        }
-        std::string e = pg::append_copy_array_field(batch.column(c), r, buf, scratch);
+        std::string e = field(c, r, buf, scratch);
         if (!e.empty()) bad_value = "column '" + schema[c].name + "': " + e;
       }
       if (buf.size() >= kCopyChunk) ok = flush();
@@ -331,8 +377,15 @@ class PostgresTableTarget final : public TableTarget {
     Status s = end.get() != nullptr && PQresultStatus(end.get()) == PGRES_COMMAND_OK
                    ? Status::ok()
                    : pg::status_of(conn.get(), end.get(), where_, op);
+    if (!s.is_ok() && bad_value.empty() && end.get() != nullptr) {
+      const char* code = PQresultErrorField(end.get(), PG_DIAG_SQLSTATE);
+      if (code != nullptr) sqlstate = code;
+    }
     while (PGresult* extra = PQgetResult(conn.get())) PQclear(extra);
-    if (!bad_value.empty()) return error("loading into table '" + table_ + "': " + bad_value);
+    if (!bad_value.empty()) {
+      sqlstate = kValueRejected;
+      return error("loading into table '" + table_ + "': " + bad_value);
+    }
     if (s.is_ok() && !ok) s = pg::status_of(conn.get(), nullptr, where_, op);
     return s;
   }
@@ -348,6 +401,10 @@ class PostgresTableTarget final : public TableTarget {
   Schema schema_;
   std::vector<std::string> key_columns_;
   std::vector<TargetColumn> load_columns_;
+  // Whether loads still try COPY straight into the table (until a key conflict shows the table
+  // already holds some of the rows); loads may run at once.
+  std::atomic<bool> direct_ok_{true};
+  static constexpr const char* kValueRejected = "value rejected";
 };
 
 }  // namespace

@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
 #include <atomic>
 #include <condition_variable>
 #include <cstring>
@@ -231,6 +233,28 @@ class UploadSink final : public ByteSink {
   std::thread uploader_;
 };
 
+// Reads an uploaded object's facts back: the bytes S3 holds are the bytes that were hashed.
+Status check_stored(const Location& loc, const std::string& rel_path,
+                    const UploadSink::Stored& stored) {
+  STRATA_ASSIGN_OR_RETURN(std::optional<s3::ObjectInfo> info,
+                          loc.client->head_object(loc.bucket, loc.key(rel_path)));
+  if (!info) {
+    return Status::retryable("part " + loc.url(rel_path) +
+                             " is missing right after its upload completed");
+  }
+  if (info->size != stored.bytes) {
+    return Status::retryable("part " + loc.url(rel_path) + " holds " +
+                             std::to_string(info->size) + " bytes after upload, not " +
+                             std::to_string(stored.bytes) + " as written");
+  }
+  if (!stored.etag.empty() && !info->etag.empty() && stored.etag != info->etag) {
+    return Status::retryable("part " + loc.url(rel_path) + " has ETag " + info->etag +
+                             " after upload, not " + stored.etag +
+                             " (another writer replaced it?)");
+  }
+  return Status::ok();
+}
+
 class S3PartWriter final : public PartWriter {
  public:
   S3PartWriter(Location loc, std::string rel_path, size_t part_size)
@@ -294,24 +318,7 @@ class S3PartWriter final : public PartWriter {
   Result<PartFile> finish() {
     STRATA_TRY(format_->finish());
     STRATA_ASSIGN_OR_RETURN(UploadSink::Stored stored, sink_->finish());
-    // Read the object's facts back: the bytes S3 holds are the bytes we hashed.
-    const std::string key = loc_.key(rel_path_);
-    STRATA_ASSIGN_OR_RETURN(std::optional<s3::ObjectInfo> info,
-                            loc_.client->head_object(loc_.bucket, key));
-    if (!info) {
-      return Status::retryable("part " + loc_.url(rel_path_) +
-                               " is missing right after its upload completed");
-    }
-    if (info->size != stored.bytes) {
-      return Status::retryable("part " + loc_.url(rel_path_) + " holds " +
-                               std::to_string(info->size) + " bytes after upload, not " +
-                               std::to_string(stored.bytes) + " as written");
-    }
-    if (!stored.etag.empty() && !info->etag.empty() && stored.etag != info->etag) {
-      return Status::retryable("part " + loc_.url(rel_path_) + " has ETag " + info->etag +
-                               " after upload, not " + stored.etag +
-                               " (another writer replaced it?)");
-    }
+    STRATA_TRY(check_stored(loc_, rel_path_, stored));
     format_.reset();
     sink_.reset();
     committed_bytes_ = stored.bytes;
@@ -388,6 +395,28 @@ class S3ByteSource final : public ByteSource {
 class S3Target final : public Target {
  public:
   S3Target(Location loc, size_t part_size) : loc_(std::move(loc)), part_size_(part_size) {}
+
+  Result<uint64_t> upload_file(const std::string& local, const std::string& path) {
+    STRATA_TRY(check_relative(path, false));
+    FILE* f = std::fopen(local.c_str(), "rb");
+    if (f == nullptr) {
+      return Status::permanent("cannot open " + local + ": " + std::strerror(errno));
+    }
+    UploadSink sink(loc_, loc_.key(path), part_size_);
+    std::string buf(1 << 20, '\0');
+    Status s;
+    for (;;) {
+      const size_t n = std::fread(buf.data(), 1, buf.size(), f);
+      if (n > 0) s = sink.write(buf.data(), n);
+      if (!s.is_ok() || n < buf.size()) break;
+    }
+    if (s.is_ok() && std::ferror(f)) s = Status::permanent("cannot read " + local);
+    std::fclose(f);
+    STRATA_TRY(s);
+    STRATA_ASSIGN_OR_RETURN(UploadSink::Stored stored, sink.finish());
+    STRATA_TRY(check_stored(loc_, path, stored));
+    return stored.bytes;
+  }
 
   // The bare address: callers append "/<path>" to it. Errors name the endpoint themselves.
   std::string describe() const override { return loc_.name; }
@@ -517,6 +546,15 @@ class S3Target final : public Target {
 };
 
 }  // namespace
+
+Result<uint64_t> s3_upload_file(Target& target, const std::string& local,
+                                const std::string& path) {
+  auto* s3 = dynamic_cast<S3Target*>(&target);
+  if (s3 == nullptr) return Status::permanent(target.describe() + " is not an S3 target");
+  Result<uint64_t> bytes = s3->upload_file(local, path);
+  if (!bytes.is_ok()) return bytes.status().with_context("upload " + local);
+  return bytes;
+}
 
 Result<std::unique_ptr<Target>> open_s3_target(const Uri& uri, const std::string& /*base_dir*/) {
   if (uri.scheme != "s3") {

@@ -31,4 +31,9 @@ namespace strata {
 
 Result<std::unique_ptr<Target>> open_s3_target(const Uri& uri, const std::string& base_dir);
 
+// Streams the local file `local` to `path` under an S3 target through the path parts take (one
+// PUT up to the part size, else a multipart upload fed to the background uploader), then checks
+// the stored size and ETag. Returns the bytes stored. Used by bench/s3_and_restore.
+Result<uint64_t> s3_upload_file(Target& target, const std::string& local, const std::string& path);
+
 }  // namespace strata
