@@ -81,6 +81,21 @@ TEST(S3EndToEnd, MovesTheDemoIntoParquetOnS3) {
   auto v = run_strata({"verify", target_uri}, dir);
   EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
   EXPECT_NE(v.out.find("all good"), std::string::npos) << v.out;
+  auto deep = run_strata({"verify", target_uri, "--deep"}, dir);
+  EXPECT_EQ(deep.exit_code, 0) << deep.out << deep.err;
+
+  // The catalog on S3 lists what was archived; a restore from S3 brings every row back.
+  auto ls = run_strata({"ls", target_uri, "--json"}, dir);
+  ASSERT_EQ(ls.exit_code, 0) << ls.err;
+  auto lj = nlohmann::json::parse(ls.out);
+  ASSERT_EQ(lj["datasets"].size(), 1u) << ls.out;
+  EXPECT_EQ(lj["datasets"][0]["rows"], report["rows"]);
+  auto back = run_strata(
+      {"restore", target_uri, "--dataset", "telemetry", "--into", "sqlite://back.db?table=t",
+       "--json"},
+      dir);
+  ASSERT_EQ(back.exit_code, 0) << back.err << back.out;
+  EXPECT_EQ(sqlite_count(dir + "/back.db", "t"), report["rows"].get<int64_t>());
 
   // Every part, read back through the target: archive + source = original, no key twice.
   auto parsed = parse_uri(target_uri);
