@@ -25,7 +25,7 @@ using pg::ErrorContext;
 using pg::PgResult;
 using sql::Dialect;
 
-constexpr int64_t kDefaultExactRows = 2000000;
+constexpr int64_t kDefaultExactRows = 250000;
 constexpr size_t kDeleteParams = 20000;  // bound parameters per DELETE statement
 constexpr const char* kProbeTimeout = "2s";
 constexpr size_t kMaxListedNames = 30;
@@ -811,8 +811,9 @@ class PostgresSource final : public Source {
             "SELECT coalesce(sum(c.reltuples) FILTER (WHERE c.reltuples >= 0), -1)::float8, "
             "coalesce(sum(c.relpages) FILTER (WHERE c.reltuples >= 0), 0)::float8, "
             "coalesce(sum(pg_relation_size(c.oid)), 0)::float8 / "
-            "current_setting('block_size')::float8 FROM pg_partition_tree($1::oid::regclass) "
-            "t JOIN pg_class c ON c.oid = t.relid WHERE t.isleaf",
+            "current_setting('block_size')::float8 FROM pg_class c WHERE c.oid IN (SELECT "
+            "relid FROM pg_partition_tree($1::oid::regclass) WHERE isleaf) OR (c.oid = "
+            "$1::oid AND c.relkind <> 'p')",
             params, "estimating the size of"));
     double tuples = std::stod(r.str(0, 0));
     double pages = std::stod(r.str(0, 1));
@@ -874,45 +875,67 @@ class PostgresSource final : public Source {
     return Status::ok();
   }
 
-  // Sampled: TABLESAMPLE SYSTEM pages, sorted on the server, every step-th selected key kept.
+  // Sampled: TABLESAMPLE SYSTEM pages (about 1,000 sampled rows per shard, at least 50,000),
+  // sorted on the server, every step-th selected key kept. A sample far smaller than the
+  // statistics promised is retried larger; one that shows a small selection falls back to the
+  // exact walk.
   Status plan_sampled(pg::Connection& conn, const TableInfo& ti, const Predicate& p,
                       const Value& lo, const Value& hi, int64_t shard_rows, double estimate,
                       std::vector<Shard>& shards) {
     const double shards_wanted = std::max(1.0, estimate / static_cast<double>(shard_rows));
-    const double target = std::clamp(shards_wanted * 200.0, 20000.0, 4000000.0);
-    const double pct = std::clamp(100.0 * target / std::max(estimate, 1.0), 0.0001, 100.0);
-    const double rows_per_sample = 100.0 / pct;
-    const int64_t step =
-        std::max<int64_t>(1, std::llround(static_cast<double>(shard_rows) / rows_per_sample));
-    char pct_text[32];
-    std::snprintf(pct_text, sizeof pct_text, "%.6f", pct);
-
-    sql::Builder b(Dialect::kPostgres);
-    b.sql("SELECT " + ti.first_key_expr() + ", rn, total FROM (SELECT " + ti.ref.key[0] +
-          ", row_number() OVER (ORDER BY " + ti.ref.key[0] +
-          ") AS rn, count(*) OVER () AS total FROM " + ti.ref.qualified + " TABLESAMPLE SYSTEM (" +
-          pct_text + ") REPEATABLE (20261126)");
-    sql::add_shard_bounds(b, ti.ref, Shard{0, KeyRange{lo, hi}, 0});
-    sql::add_predicate(b, ti.ref, p);
-    b.sql(") s WHERE rn % " + std::to_string(step) + " = 0 ORDER BY rn");
+    const double target = std::clamp(shards_wanted * 1000.0, 50000.0, 4000000.0);
+    double pct = std::clamp(100.0 * target / std::max(estimate, 1.0), 0.0001, 100.0);
     const char* op = "planning shards of";
-    STRATA_ASSIGN_OR_RETURN(PgResult r, conn.query(b.text(), b.params(), op, true));
+    PgResult r;
+    int64_t total = 0;  // selected rows in the sample
+    double rows_per_sample = 1;
+    int64_t step = 1;
+    for (;;) {
+      rows_per_sample = 100.0 / pct;
+      // Cuts aim at 85% of shard_rows: a sample's quantiles err by several percent either way.
+      step = std::max<int64_t>(
+          1, std::llround(0.85 * static_cast<double>(shard_rows) / rows_per_sample));
+      char pct_text[32];
+      std::snprintf(pct_text, sizeof pct_text, "%.6f", pct);
+      sql::Builder b(Dialect::kPostgres);
+      b.sql("SELECT " + ti.first_key_expr() + ", rn, total FROM (SELECT " + ti.ref.key[0] +
+            ", row_number() OVER (ORDER BY " + ti.ref.key[0] +
+            ") AS rn, count(*) OVER () AS total FROM " + ti.ref.qualified +
+            " TABLESAMPLE SYSTEM (" + pct_text + ") REPEATABLE (20261126)");
+      sql::add_shard_bounds(b, ti.ref, Shard{0, KeyRange{lo, hi}, 0});
+      sql::add_predicate(b, ti.ref, p);
+      // The last sampled row too: it carries the total even when no row falls on a step.
+      b.sql(") s WHERE rn % " + std::to_string(step) + " = 0 OR rn = total ORDER BY rn");
+      STRATA_ASSIGN_OR_RETURN(r, conn.query(b.text(), b.params(), op, true));
+      total = 0;
+      if (r.rows() > 0) {
+        for (char c : r.text(0, 2)) total = (total << 8) | static_cast<unsigned char>(c);
+      }
+      // Statistics far off (a small table claiming a billion rows) leave the sample nearly
+      // empty: sample more, up to the whole table.
+      if (pct >= 100.0 || static_cast<double>(total) >= target / 4) break;
+      pct = std::min(100.0, pct * (total > 0 ? std::max(4.0, target / static_cast<double>(total))
+                                             : 100.0));
+    }
+    // The sample says the selection is small after all: walk it exactly.
+    if (static_cast<double>(total) * rows_per_sample <= static_cast<double>(exact_rows_)) {
+      return plan_exact(conn, ti, p, lo, hi, shard_rows, shards);
+    }
 
     const bool integer_key =
         storage_of(ti.first_key_type()) == Storage::kInt && ti.first_key_type() != Type::kBool;
     std::vector<Value> cuts;
+    auto be64 = [](std::string_view cell) {
+      int64_t v = 0;
+      for (char c : cell) v = (v << 8) | static_cast<unsigned char>(c);
+      return v;
+    };
     for (int i = 0; i < r.rows(); ++i) {
+      if (be64(r.text(i, 1)) % step != 0) continue;  // the last row, there for its total
       STRATA_ASSIGN_OR_RETURN(Value v, decode_cell(ti, r, i, 0));
       if (v.is_null() || v.compare(lo) <= 0 || v.compare(hi) > 0) continue;
       if (!cuts.empty() && v.compare(cuts.back()) <= 0) continue;
       cuts.push_back(std::move(v));
-    }
-    int64_t total = 0;
-    if (r.rows() > 0) {
-      std::string_view cell = r.text(0, 2);
-      int64_t be = 0;
-      for (char c : cell) be = (be << 8) | static_cast<unsigned char>(c);
-      total = be;
     }
     const int64_t per_shard = static_cast<int64_t>(static_cast<double>(step) * rows_per_sample);
     Value shard_lo = lo;
