@@ -11,6 +11,7 @@
 
 #include "cli/demo.h"
 #include "cli/local_runner.h"
+#include "cli/service.h"
 #include "cli/progress.h"
 #include "cli/report.h"
 #include "core/clock.h"
@@ -215,12 +216,18 @@ int run_command(const RunArgs& args) {
   return rc;
 }
 
+// A state store by path (SQLite) or URI (sqlite://, postgres://).
+Result<std::unique_ptr<StateStore>> open_state(const std::string& state) {
+  if (state.find("://") != std::string::npos) return open_state_store(state);
+  return open_sqlite_state_store(state);
+}
+
 int status_command(const std::string& state_path, const std::string& task_id, bool json) {
-  if (!path_exists(state_path)) {
+  if (state_path.find("://") == std::string::npos && !path_exists(state_path)) {
     return fail(Status::permanent("no state store at " + state_path +
                                   " (run a policy first, or pass --state PATH)"));
   }
-  auto state = open_sqlite_state_store(state_path);
+  auto state = open_state(state_path);
   if (!state.is_ok()) return fail(state.status());
   if (task_id.empty()) {
     auto tasks = (*state)->list_tasks(100);
@@ -526,6 +533,29 @@ int demo_command(int64_t rows, const std::string& dir, bool json, bool no_run) {
   return rc;
 }
 
+int worker_command(const WorkerOptions& options) {
+  Status s = run_worker(options);
+  return s.is_ok() ? 0 : fail(s);
+}
+
+int submit_command(const std::string& policy_path, SubmitOptions options, bool json) {
+  auto policy = load_policy(policy_path);
+  if (!policy.is_ok()) return fail(policy.status());
+  options.interrupted = &g_interrupted;
+  auto result = submit_task(*policy, options);
+  if (!result.is_ok()) return fail(result.status());
+  if (!options.wait) {
+    if (json) {
+      print_json(Json{{"task_id", result->task.id}, {"state", "submitted"}});
+    } else {
+      std::printf("submitted task %s (strata status %s --state ...)\n", result->task.id.c_str(),
+                  result->task.id.c_str());
+    }
+    return 0;
+  }
+  return print_run(*result, json);
+}
+
 }  // namespace
 }  // namespace strata
 
@@ -554,6 +584,27 @@ int main(int argc, char** argv) {
   run->add_option("--resume", run_args.resume, "Finish the task with this id");
   run->add_flag("--new", run_args.new_task, "Start a new task even if one is unfinished");
   run->add_option("--state", run_args.state_path, "State store (SQLite)")->capture_default_str();
+
+  WorkerOptions worker_opts;
+  worker_opts.interrupted = &g_interrupted;
+  auto* worker = app.add_subcommand(
+      "worker", "Run the functions on a shared bus and state store until stopped (SIGTERM)");
+  worker->add_option("--bus", worker_opts.bus_uri, "Bus: redis://host:port[/db]")->required();
+  worker->add_option("--state", worker_opts.state_uri, "State store: postgres://... or sqlite://")
+      ->required();
+  worker->add_option("--archive-workers", worker_opts.archive_workers,
+                     "Shards archived at once per source kind")
+      ->capture_default_str();
+
+  SubmitOptions submit_opts;
+  std::string submit_policy;
+  bool submit_json = false;
+  auto* submit = app.add_subcommand("submit", "Ask the workers on a bus for a task of a policy");
+  submit->add_option("policy", submit_policy, "Policy file (YAML)")->required();
+  submit->add_option("--bus", submit_opts.bus_uri, "Bus: redis://host:port[/db]")->required();
+  submit->add_option("--state", submit_opts.state_uri, "State store the workers use")->required();
+  submit->add_flag("--wait", submit_opts.wait, "Wait for the task to end; print its report");
+  submit->add_flag("--json", submit_json, "Print JSON");
 
   RunArgs plan_args;
   auto* plan = app.add_subcommand("plan", "Show the shards and statements a run would use");
@@ -635,6 +686,8 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, on_signal);
 
   if (*run) return run_command(run_args);
+  if (*worker) return worker_command(worker_opts);
+  if (*submit) return submit_command(submit_policy, submit_opts, submit_json);
   if (*plan) return plan_command(plan_args);
   if (*status) return status_command(status_state, status_task, status_json);
   if (*verify) return verify_command(verify_target_uri, verify_deep, verify_json);

@@ -95,6 +95,12 @@ Result<std::string> Registry::source_kind(const std::string& uri) const {
   return scheme;
 }
 
+std::vector<std::string> Registry::source_kinds() const {
+  std::vector<std::string> out;
+  for (const auto& [scheme, factory] : sources_) out.push_back(scheme);
+  return out;
+}
+
 Result<std::unique_ptr<Source>> Registry::open_source(const SourceSpec& spec) const {
   STRATA_ASSIGN_OR_RETURN(std::string scheme, source_kind(spec.uri));
   return sources_.at(scheme)(spec);

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "connectors/source.h"
 #include "connectors/table_target.h"
@@ -35,6 +36,8 @@ class Registry {
   bool is_table_target(const std::string& uri) const;
   // The source kind ("sqlite") of a URI, checked against the registered schemes.
   Result<std::string> source_kind(const std::string& uri) const;
+  // Every registered source kind (scheme), sorted: what a worker subscribes archive functions to.
+  std::vector<std::string> source_kinds() const;
 
  private:
   std::map<std::string, SourceFactory> sources_;

@@ -1,5 +1,7 @@
 // archive: streams one shard from its source into every target of the policy, commits and
 // verifies the parts and the shard manifest, then asks purge to delete (move mode).
+#include <optional>
+
 #include "connectors/prefetch_reader.h"
 #include "connectors/table_parts.h"
 #include "core/checksum.h"
@@ -41,6 +43,54 @@ ShardManifest manifest_base(const ShardWork& w, const std::string& dataset,
   return m;
 }
 
+// A shard's lease in the state store for the time one archive attempt works on it: claimed
+// first, renewed as batches go by (every third of its time to live), released at the end.
+class ShardLease {
+ public:
+  ShardLease(Services& svc, std::string task_id, int index)
+      : svc_(svc), task_id_(std::move(task_id)), index_(index) {}
+  ShardLease(const ShardLease&) = delete;
+  ShardLease& operator=(const ShardLease&) = delete;
+  ~ShardLease() {
+    if (!held_) return;
+    Status s = svc_.state->release_shard(task_id_, index_, svc_.worker_id);
+    if (!s.is_ok()) {
+      spdlog::warn("shard {}/{}: its lease was not released ({}); it expires by itself", task_id_,
+                   index_, s.message());
+    }
+  }
+
+  Result<bool> claim() {
+    STRATA_ASSIGN_OR_RETURN(held_,
+                            svc_.state->claim_shard(task_id_, index_, svc_.worker_id,
+                                                    svc_.lease_ttl));
+    renewed_ = svc_.clock->now_micros();
+    return held_;
+  }
+
+  // Renews the lease when a third of its time to live has passed; a lost lease is retryable
+  // (another worker took the shard over: this attempt stops, committing nothing).
+  Status keep() {
+    const int64_t now = svc_.clock->now_micros();
+    if (now - renewed_ < svc_.lease_ttl.count() / 3) return Status::ok();
+    Status s = svc_.state->renew_shard(task_id_, index_, svc_.worker_id, svc_.lease_ttl);
+    if (!s.is_ok()) {
+      held_ = false;
+      return Status::retryable("shard " + task_id_ + "/" + std::to_string(index_) +
+                               ": lost its lease (" + s.message() + ")");
+    }
+    renewed_ = now;
+    return Status::ok();
+  }
+
+ private:
+  Services& svc_;
+  const std::string task_id_;
+  const int index_;
+  bool held_ = false;
+  int64_t renewed_ = 0;
+};
+
 Status archive(Services& svc, Context& ctx, const Event& ev) {
   STRATA_ASSIGN_OR_RETURN(ShardWork w, ShardWork::from_json(ev.data));
   const std::string subject = w.task_id + "/" + std::to_string(w.shard.index);
@@ -50,6 +100,17 @@ Status archive(Services& svc, Context& ctx, const Event& ev) {
     return ctx.send(kTopicStatus,
                     make_event(type, "strata/archive", subject, std::move(data), &ev));
   };
+  // With several workers, one at a time works on a shard: a redelivery (its first worker was
+  // slow past the bus's visibility timeout) waits for the lease, then finds the shard committed.
+  std::optional<ShardLease> lease;
+  if (!svc.worker_id.empty() && svc.state != nullptr) {
+    lease.emplace(svc, w.task_id, w.shard.index);
+    STRATA_ASSIGN_OR_RETURN(bool mine, lease->claim());
+    if (!mine) {
+      return Status::retryable("shard " + subject +
+                               " is being archived by another worker (it holds the lease)");
+    }
+  }
   const int64_t started_at = svc.clock->now_micros();
   STRATA_TRY(status(kShardStarted, Json{{"attempt", ctx.attempt()}, {"started_at", started_at}}));
 
@@ -126,6 +187,12 @@ Status archive(Services& svc, Context& ctx, const Event& ev) {
       }
       if (!*more) break;
       throttle->acquire(static_cast<int64_t>(batch.num_rows()));
+      if (lease) {
+        if (Status s = lease->keep(); !s.is_ok()) {
+          abort_all();
+          return s;
+        }
+      }
       if (Status s = lag.wait([&] { return ctx.cancelled(); }); !s.is_ok()) {
         abort_all();
         return s;
@@ -196,6 +263,8 @@ Status archive(Services& svc, Context& ctx, const Event& ev) {
     rows = static_cast<int64_t>(first.rows);
     spdlog::info("shard {}: already committed ({} rows), not archived again", subject, rows);
   }
+  spdlog::info("shard {}: {} rows archived to {} target(s){}", subject, rows, targets.size(),
+               svc.worker_id.empty() ? "" : " by " + svc.worker_id);
   STRATA_TRY(status(kShardArchived, Json{{"rows", rows},
                                          {"bytes_in", bytes_in},
                                          {"bytes_out", bytes_out},

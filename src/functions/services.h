@@ -1,7 +1,11 @@
 // What the functions need from the world, injected by whoever runs them (CLI, server, worker).
 #pragma once
 
+#include <chrono>
+#include <string>
+
 #include "connectors/registry.h"
+#include "core/duration.h"
 #include "core/clock.h"
 #include "functions/throttle.h"
 #include "runtime/state_store.h"
@@ -10,8 +14,13 @@ namespace strata {
 
 struct Services {
   const Registry* registry = nullptr;
-  // Read by split (resume) and written only by the status function.
+  // Read by split (resume), written by the status function; archive takes shard leases in it.
   StateStore* state = nullptr;
+  // This process's name among the workers sharing the state store: archive holds a shard's lease
+  // under it while it works, so a shard redelivered to another worker meanwhile waits. Empty:
+  // one process runs every function (strata run), no leases.
+  std::string worker_id;
+  Micros lease_ttl = std::chrono::seconds(30);
   const Clock* clock = &system_clock();
   ThrottleRegistry throttles;
   // Open part writers per shard and target before the oldest is closed.

@@ -28,34 +28,64 @@ bool advance(ShardRecord& shard, const std::string& to) {
   return false;
 }
 
-// Recomputes the task's totals from its shards and finishes it when every shard is terminal.
-Status refresh_task(Services& svc, const std::string& task_id) {
-  STRATA_ASSIGN_OR_RETURN(std::optional<TaskRecord> task, svc.state->get_task(task_id));
-  if (!task) return Status::ok();
-  STRATA_ASSIGN_OR_RETURN(std::vector<ShardRecord> shards, svc.state->list_shards(task_id));
-  TaskRecord& t = *task;
-  t.shards_total = std::max<int>(t.shards_total, static_cast<int>(shards.size()));
-  t.shards_done = t.shards_failed = 0;
-  t.rows = t.rows_purged = t.bytes_in = t.bytes_out = 0;
+// The totals of a task's shards, and whether they are all terminal.
+struct Totals {
+  int done = 0, failed = 0, shards = 0;
+  int64_t rows = 0, rows_purged = 0, bytes_in = 0, bytes_out = 0;
   std::string first_error;
+  bool operator==(const Totals& o) const {
+    return done == o.done && failed == o.failed && shards == o.shards && rows == o.rows &&
+           rows_purged == o.rows_purged && bytes_in == o.bytes_in && bytes_out == o.bytes_out;
+  }
+};
+
+Result<Totals> totals_of(Services& svc, const std::string& task_id) {
+  STRATA_ASSIGN_OR_RETURN(std::vector<ShardRecord> shards, svc.state->list_shards(task_id));
+  Totals t;
+  t.shards = static_cast<int>(shards.size());
   for (const ShardRecord& s : shards) {
-    if (s.state == "done") ++t.shards_done;
+    if (s.state == "done") ++t.done;
     if (s.state == "failed") {
-      ++t.shards_failed;
-      if (first_error.empty()) first_error = "shard " + std::to_string(s.index) + ": " + s.error;
+      ++t.failed;
+      if (t.first_error.empty()) t.first_error = "shard " + std::to_string(s.index) + ": " + s.error;
     }
     t.rows += s.rows;
     t.rows_purged += s.rows_purged;
     t.bytes_in += s.bytes_in;
     t.bytes_out += s.bytes_out;
   }
-  t.updated_at = svc.clock->now_micros();
-  if (t.state == "running" && t.shards_done + t.shards_failed == t.shards_total) {
-    t.state = t.shards_failed == 0 ? "succeeded" : "failed";
-    t.finished_at = t.updated_at;
-    if (t.shards_failed) t.error = first_error;
+  return t;
+}
+
+// Recomputes the task's totals from its shards and finishes it when every shard is terminal.
+// Several status workers may refresh one task at once, each from what it read: after writing,
+// a refresh reads the shards again and writes again if they changed meanwhile, so the last
+// write always reflects every shard change committed before it.
+Status refresh_task(Services& svc, const std::string& task_id) {
+  STRATA_ASSIGN_OR_RETURN(Totals totals, totals_of(svc, task_id));
+  for (int round = 0; round < 100; ++round) {
+    STRATA_ASSIGN_OR_RETURN(std::optional<TaskRecord> task, svc.state->get_task(task_id));
+    if (!task) return Status::ok();
+    TaskRecord& t = *task;
+    t.shards_total = std::max<int>(t.shards_total, totals.shards);
+    t.shards_done = totals.done;
+    t.shards_failed = totals.failed;
+    t.rows = totals.rows;
+    t.rows_purged = totals.rows_purged;
+    t.bytes_in = totals.bytes_in;
+    t.bytes_out = totals.bytes_out;
+    t.updated_at = svc.clock->now_micros();
+    if (t.state == "running" && t.shards_done + t.shards_failed == t.shards_total) {
+      t.state = t.shards_failed == 0 ? "succeeded" : "failed";
+      t.finished_at = t.updated_at;
+      if (t.shards_failed) t.error = totals.first_error;
+    }
+    STRATA_TRY(svc.state->put_task(t));
+    STRATA_ASSIGN_OR_RETURN(Totals again, totals_of(svc, task_id));
+    if (again == totals) return Status::ok();
+    totals = std::move(again);
   }
-  return svc.state->put_task(t);
+  return Status::retryable("task " + task_id + ": its shards keep changing while it is refreshed");
 }
 
 Status fold(Services& svc, const Event& ev) {
@@ -76,17 +106,7 @@ Status fold(Services& svc, const Event& ev) {
   }
   if (!d.contains("shard")) return Status::ok();
   const int index = d["shard"].get<int>();
-  STRATA_ASSIGN_OR_RETURN(std::optional<ShardRecord> found, svc.state->get_shard(task_id, index));
-  if (!found) return Status::ok();  // a task this store never planned
-  ShardRecord s = *found;
-  bool terminal_change = false;
-  if (ev.type == kShardStarted) {
-    if (advance(s, "archiving")) {
-      s.started_at = d.value("started_at", int64_t{0});
-      s.error.clear();
-    }
-    s.attempts = std::max(s.attempts + 1, d.value("attempt", 1));
-  } else if (ev.type == kBatchArchived) {
+  if (ev.type == kBatchArchived) {
     BatchRecord b;
     b.task_id = task_id;
     b.shard = index;
@@ -96,39 +116,63 @@ Status fold(Services& svc, const Event& ev) {
     b.started_at = d.value("started_at", int64_t{0});
     b.finished_at = d.value("finished_at", int64_t{0});
     STRATA_TRY(svc.state->put_batch(b));
-    if (s.state == "archiving") {
+  }
+  const int64_t now = svc.clock->now_micros();
+  bool terminal_change = false;
+  // One transaction per event, so status workers in several processes never lose each other's
+  // changes to a shard. The change may run more than once: it only looks at `found` and `d`.
+  auto change = [&](std::optional<ShardRecord>& found) {
+    terminal_change = false;
+    if (!found) return false;  // a task this store never planned
+    ShardRecord& s = *found;
+    if (ev.type == kShardStarted) {
+      if (advance(s, "archiving")) {
+        s.started_at = d.value("started_at", int64_t{0});
+        s.error.clear();
+      }
+      s.attempts = std::max(s.attempts + 1, d.value("attempt", 1));
+      return true;
+    }
+    if (ev.type == kBatchArchived) {
+      if (s.state != "archiving") return false;
       s.rows = d.value("shard_rows", s.rows);
       s.bytes_in = d.value("shard_bytes_in", s.bytes_in);
       s.bytes_out = d.value("shard_bytes_out", s.bytes_out);
+      return true;
     }
-  } else if (ev.type == kShardArchived) {
-    bool move = d.value("move", false);
-    if (advance(s, move ? "archived" : "done")) {
+    if (ev.type == kShardArchived) {
+      const bool move = d.value("move", false);
+      if (!advance(s, move ? "archived" : "done")) return false;
       s.rows = d.value("rows", int64_t{0});
       if (d.value("bytes_in", int64_t{0}) > 0) s.bytes_in = d["bytes_in"].get<int64_t>();
       s.bytes_out = d.value("bytes_out", int64_t{0});
       s.files = d.value("files", 0);
       if (!move) s.finished_at = d.value("finished_at", int64_t{0});
       terminal_change = true;
+      return true;
     }
-  } else if (ev.type == kPurgeProgress) {
-    if (advance(s, "purging")) s.rows_purged = d.value("rows_purged", int64_t{0});
-  } else if (ev.type == kShardPurged) {
-    if (advance(s, "done")) {
+    if (ev.type == kPurgeProgress) {
+      if (!advance(s, "purging")) return false;
+      s.rows_purged = d.value("rows_purged", int64_t{0});
+      return true;
+    }
+    if (ev.type == kShardPurged) {
+      if (!advance(s, "done")) return false;
       s.rows_purged = d.value("rows_purged", int64_t{0});
       s.finished_at = d.value("finished_at", int64_t{0});
       terminal_change = true;
+      return true;
     }
-  } else if (ev.type == kShardFailed) {
-    if (advance(s, "failed")) {
+    if (ev.type == kShardFailed) {
+      if (!advance(s, "failed")) return false;
       s.error = d.value("error", "");
-      s.finished_at = svc.clock->now_micros();
+      s.finished_at = now;
       terminal_change = true;
+      return true;
     }
-  } else {
-    return Status::ok();
-  }
-  STRATA_TRY(svc.state->put_shard(s));
+    return false;
+  };
+  STRATA_TRY(svc.state->update_shard(task_id, index, change));
   if (terminal_change || ev.type == kShardStarted) return refresh_task(svc, task_id);
   return Status::ok();
 }

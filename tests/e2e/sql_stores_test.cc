@@ -4,7 +4,11 @@
 // DuckDB. Each test works in its own database, so tests can kill "their" connections and run in
 // parallel; tests that restart a server or stall a replica start a private server set.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <csignal>
+#include <cstdlib>
 
 #include <algorithm>
 #include <chrono>
@@ -214,6 +218,61 @@ TEST_P(SqlStore, ServerRestartedMidRunTheTaskFinishesAfterRetries) {
   ASSERT_EQ(rc, 0) << read_text(dir + "/.stderr");
   EXPECT_EQ(s.count("telemetry", s.older_than_30d()), 0);
   expect_nothing_lost(s, "telemetry", dir, original);
+}
+
+// Worker processes on a shared Redis Streams bus and PostgreSQL state store: `strata submit
+// --wait` hands them a task, they share its shards (one lease each) and the task ends with
+// nothing lost or archived twice; SIGTERM stops them cleanly.
+TEST(SqlWorkers, TwoWorkersOnRedisAndPostgresFinishASubmittedTask) {
+  const char* redis = std::getenv("STRATA_TEST_REDIS_URI");
+  ASSERT_NE(redis, nullptr) << "run through scripts/run-tests (STRATA_TEST_REDIS_URI)";
+  const std::string bus = std::string(redis) + "/9?visibility_timeout=5s";
+  ASSERT_EQ(std::system(("redis-cli -u '" + std::string(redis) + "/9' FLUSHDB >/dev/null").c_str()),
+            0);
+  Store s("pg", server_uri("pg"), "e2e_workers");
+  s.create_database();
+  s.create_telemetry("telemetry", 8000);
+  const auto original = s.rows("telemetry");
+  const auto eligible = s.rows("telemetry", s.older_than_30d());
+  const std::string dir = fresh_dir("e2e_workers");
+  write_file(dir + "/p.yaml", policy(s, "workers", "telemetry"));
+  // Workers and submit find the state store's password in PGPASSWORD.
+  const std::string state = s.strata_uri();
+  ::setenv("PGPASSWORD", "strata-test", 1);
+
+  std::vector<pid_t> workers;
+  for (int i = 0; i < 2; ++i) {
+    const std::string log = dir + "/worker" + std::to_string(i) + ".log";
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      FILE* f = std::freopen(log.c_str(), "w", stderr);
+      (void)f;
+      ::chdir(dir.c_str());
+      const std::string bin = strata_binary();
+      execl(bin.c_str(), bin.c_str(), "--log-level", "info", "worker", "--bus", bus.c_str(),
+            "--state", state.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    workers.push_back(pid);
+  }
+  auto r = run_strata({"submit", "p.yaml", "--bus", bus, "--state", state, "--wait", "--json"},
+                      dir);
+  for (pid_t pid : workers) ::kill(pid, SIGTERM);
+  for (size_t i = 0; i < workers.size(); ++i) {
+    int st = 0;
+    ASSERT_EQ(::waitpid(workers[i], &st, 0), workers[i]);
+    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0)
+        << "worker " << i << ": " << read_text(dir + "/worker" + std::to_string(i) + ".log");
+  }
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  auto report = nlohmann::json::parse(r.out);
+  EXPECT_EQ(report["state"], "succeeded");
+  EXPECT_EQ(report["rows"].get<size_t>(), eligible.size());
+  EXPECT_EQ(report["rows_purged"].get<size_t>(), eligible.size());
+  EXPECT_EQ(archived_rows(dir + "/archive"), eligible);
+  expect_nothing_lost(s, "telemetry", dir, original);
+  s.drop_database();
 }
 
 TEST(SqlReplicaLag, PostgresRunPausesWhileTheReplicaLags) {
