@@ -595,6 +595,10 @@ int main(int argc, char** argv) {
   worker->add_option("--archive-workers", worker_opts.archive_workers,
                      "Shards archived at once per source kind")
       ->capture_default_str();
+  std::string worker_lease = "30s";
+  worker->add_option("--lease-ttl", worker_lease,
+                     "How long a dead worker's shard waits before another takes it")
+      ->capture_default_str();
 
   SubmitOptions submit_opts;
   std::string submit_policy;
@@ -686,7 +690,15 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, on_signal);
 
   if (*run) return run_command(run_args);
-  if (*worker) return worker_command(worker_opts);
+  if (*worker) {
+    auto ttl = parse_duration(worker_lease);
+    if (!ttl.is_ok() || ttl->count() < 1000000) {
+      return fail(Status::permanent("--lease-ttl '" + worker_lease +
+                                    "': expected a duration of at least 1s, e.g. 30s"));
+    }
+    worker_opts.lease_ttl = *ttl;
+    return worker_command(worker_opts);
+  }
   if (*submit) return submit_command(submit_policy, submit_opts, submit_json);
   if (*plan) return plan_command(plan_args);
   if (*status) return status_command(status_state, status_task, status_json);

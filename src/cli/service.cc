@@ -33,6 +33,7 @@ Status run_worker(const WorkerOptions& options) {
   services.registry = &default_registry();
   services.state = state.get();
   services.worker_id = host_name() + "-" + std::to_string(::getpid());
+  services.lease_ttl = options.lease_ttl;
   ChainOptions chain;
   chain.archive_workers = options.archive_workers;
   chain.purge_workers = options.purge_workers;

@@ -16,6 +16,9 @@ struct WorkerOptions {
   std::string state_uri;  // postgres://... (or sqlite:// for workers on one machine)
   int archive_workers = 2;  // shards archived at once per source kind, in this process
   int purge_workers = 2;
+  // How long a shard stays with a worker that stopped renewing its lease (a killed worker's
+  // shards go to another one after this).
+  Micros lease_ttl = std::chrono::seconds(30);
   const std::atomic<bool>* interrupted = nullptr;  // stops the worker (SIGTERM, Ctrl-C)
 };
 

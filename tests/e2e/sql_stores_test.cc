@@ -220,15 +220,70 @@ TEST_P(SqlStore, ServerRestartedMidRunTheTaskFinishesAfterRetries) {
   expect_nothing_lost(s, "telemetry", dir, original);
 }
 
+// `strata worker` processes on the test Redis (database `db`, flushed first) and `state`.
+class Workers {
+ public:
+  Workers(const std::string& dir, int db, const std::string& state, int n)
+      : dir_(dir), state_(state) {
+    const char* redis = std::getenv("STRATA_TEST_REDIS_URI");
+    EXPECT_NE(redis, nullptr) << "run through scripts/run-tests (STRATA_TEST_REDIS_URI)";
+    if (redis == nullptr) return;
+    const std::string base = std::string(redis) + "/" + std::to_string(db);
+    bus_ = base + "?visibility_timeout=3s";
+    EXPECT_EQ(std::system(("redis-cli -u '" + base + "' FLUSHDB >/dev/null").c_str()), 0);
+    // Workers and submit find the state store's password in PGPASSWORD.
+    ::setenv("PGPASSWORD", "strata-test", 1);
+    for (int i = 0; i < n; ++i) {
+      const std::string log = dir + "/worker" + std::to_string(i) + ".log";
+      pid_t pid = fork();
+      if (pid == 0) {
+        if (std::freopen(log.c_str(), "w", stderr) == nullptr || ::chdir(dir.c_str()) != 0) {
+          _exit(126);
+        }
+        const std::string bin = strata_binary();
+        execl(bin.c_str(), bin.c_str(), "--log-level", "info", "worker", "--bus", bus_.c_str(),
+              "--state", state.c_str(), "--lease-ttl", "4s", static_cast<char*>(nullptr));
+        _exit(127);
+      }
+      EXPECT_GT(pid, 0);
+      pids_.push_back(pid);
+    }
+  }
+  ~Workers() {
+    for (pid_t pid : pids_) ::kill(pid, SIGKILL);
+    for (pid_t pid : pids_) ::waitpid(pid, nullptr, 0);
+  }
+
+  const std::string& bus() const { return bus_; }
+  const std::vector<pid_t>& pids() const { return pids_; }
+
+  // SIGTERM to every live worker: each must exit 0.
+  void stop() {
+    for (pid_t pid : pids_) ::kill(pid, SIGTERM);
+    for (size_t i = 0; i < pids_.size(); ++i) {
+      int st = 0;
+      ASSERT_EQ(::waitpid(pids_[i], &st, 0), pids_[i]);
+      if (killed_.count(pids_[i])) continue;
+      EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0)
+          << "worker " << i << ": " << read_text(dir_ + "/worker" + std::to_string(i) + ".log");
+    }
+    pids_.clear();
+  }
+  void kill9(pid_t pid) {
+    ::kill(pid, SIGKILL);
+    killed_.insert(pid);
+  }
+
+ private:
+  std::string dir_, state_, bus_;
+  std::vector<pid_t> pids_;
+  std::set<pid_t> killed_;
+};
+
 // Worker processes on a shared Redis Streams bus and PostgreSQL state store: `strata submit
 // --wait` hands them a task, they share its shards (one lease each) and the task ends with
 // nothing lost or archived twice; SIGTERM stops them cleanly.
 TEST(SqlWorkers, TwoWorkersOnRedisAndPostgresFinishASubmittedTask) {
-  const char* redis = std::getenv("STRATA_TEST_REDIS_URI");
-  ASSERT_NE(redis, nullptr) << "run through scripts/run-tests (STRATA_TEST_REDIS_URI)";
-  const std::string bus = std::string(redis) + "/9?visibility_timeout=5s";
-  ASSERT_EQ(std::system(("redis-cli -u '" + std::string(redis) + "/9' FLUSHDB >/dev/null").c_str()),
-            0);
   Store s("pg", server_uri("pg"), "e2e_workers");
   s.create_database();
   s.create_telemetry("telemetry", 8000);
@@ -236,41 +291,62 @@ TEST(SqlWorkers, TwoWorkersOnRedisAndPostgresFinishASubmittedTask) {
   const auto eligible = s.rows("telemetry", s.older_than_30d());
   const std::string dir = fresh_dir("e2e_workers");
   write_file(dir + "/p.yaml", policy(s, "workers", "telemetry"));
-  // Workers and submit find the state store's password in PGPASSWORD.
   const std::string state = s.strata_uri();
-  ::setenv("PGPASSWORD", "strata-test", 1);
-
-  std::vector<pid_t> workers;
-  for (int i = 0; i < 2; ++i) {
-    const std::string log = dir + "/worker" + std::to_string(i) + ".log";
-    pid_t pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      FILE* f = std::freopen(log.c_str(), "w", stderr);
-      (void)f;
-      ::chdir(dir.c_str());
-      const std::string bin = strata_binary();
-      execl(bin.c_str(), bin.c_str(), "--log-level", "info", "worker", "--bus", bus.c_str(),
-            "--state", state.c_str(), static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    workers.push_back(pid);
-  }
-  auto r = run_strata({"submit", "p.yaml", "--bus", bus, "--state", state, "--wait", "--json"},
-                      dir);
-  for (pid_t pid : workers) ::kill(pid, SIGTERM);
-  for (size_t i = 0; i < workers.size(); ++i) {
-    int st = 0;
-    ASSERT_EQ(::waitpid(workers[i], &st, 0), workers[i]);
-    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0)
-        << "worker " << i << ": " << read_text(dir + "/worker" + std::to_string(i) + ".log");
-  }
+  Workers workers(dir, 9, state, 2);
+  auto r = run_strata(
+      {"submit", "p.yaml", "--bus", workers.bus(), "--state", state, "--wait", "--json"}, dir);
+  workers.stop();
   ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
   auto report = nlohmann::json::parse(r.out);
   EXPECT_EQ(report["state"], "succeeded");
   EXPECT_EQ(report["rows"].get<size_t>(), eligible.size());
   EXPECT_EQ(report["rows_purged"].get<size_t>(), eligible.size());
   EXPECT_EQ(archived_rows(dir + "/archive"), eligible);
+  expect_nothing_lost(s, "telemetry", dir, original);
+  s.drop_database();
+}
+
+// kill -9 of the worker holding a shard's lease mid-shard: after its lease and the bus's
+// visibility timeout run out, the other worker archives the shard; nothing lost or doubled.
+TEST(SqlWorkers, AWorkerKilledMidShardItsShardFinishesElsewhere) {
+  Store s("pg", server_uri("pg"), "e2e_workers_kill");
+  s.create_database();
+  s.create_telemetry("telemetry", 8000);
+  const auto original = s.rows("telemetry");
+  const auto eligible = s.rows("telemetry", s.older_than_30d());
+  const std::string dir = fresh_dir("e2e_workers_kill");
+  // Slow enough (about 4 s of reads) to be caught mid-shard.
+  write_file(dir + "/p.yaml",
+             policy(s, "workers_kill", "telemetry", "", "throttle: {rows_per_second: 1500}\n"));
+  const std::string state = s.strata_uri();
+  Workers workers(dir, 10, state, 2);
+  CommandResult r;
+  std::thread submit([&] {
+    r = run_strata(
+        {"submit", "p.yaml", "--bus", workers.bus(), "--state", state, "--wait", "--json"}, dir);
+  });
+  // The worker holding a lease on a shard being archived, by the pid in its worker id.
+  pid_t victim = 0;
+  for (int i = 0; i < 200 && victim == 0; ++i) {
+    auto owners = s.query(
+        "SELECT lease_owner FROM strata.shards WHERE lease_owner <> '' AND state = 'archiving' "
+        "LIMIT 1");
+    if (!owners.empty()) {
+      const pid_t pid = std::atoi(owners[0].substr(owners[0].rfind('-') + 1).c_str());
+      for (pid_t p : workers.pids()) {
+        if (p == pid) victim = pid;
+      }
+    }
+    if (victim == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_NE(victim, 0) << "no worker was seen holding a shard";
+  workers.kill9(victim);
+  submit.join();
+  workers.stop();
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  auto report = nlohmann::json::parse(r.out);
+  EXPECT_EQ(report["state"], "succeeded") << r.out;
+  EXPECT_EQ(report["rows_purged"].get<size_t>(), eligible.size());
   expect_nothing_lost(s, "telemetry", dir, original);
   s.drop_database();
 }
