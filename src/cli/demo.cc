@@ -134,6 +134,9 @@ std::string demo_policy_yaml(const std::string& db_file, const std::string& arch
          "  parallel: 2          # shards archived at once\n"
          "batch:\n"
          "  rows: 10000\n"
+         "throttle:\n"
+         "  sleep_coef: 0       # full speed: nothing else uses this database (by default a\n"
+         "                      # run pauses as long as each read and delete took)\n"
          "targets:\n"
          "  - uri: file://" +
          archive_dir +

@@ -170,7 +170,8 @@ Status archive(Services& svc, Context& ctx, const Event& ev) {
       return read.status();
     }
     // The next batch is read while this one is encoded and written.
-    std::unique_ptr<BatchReader> reader = prefetching(std::move(read).value(), schema);
+    std::unique_ptr<BatchReader> reader = prefetching(
+        paced(std::move(read).value(), w.policy.throttle.sleep_coef), schema);
     auto throttle = svc.throttles.get(w.task_id + "/read", w.policy.throttle.rows_per_second);
     LagGate lag(*source, w.policy.throttle.max_replication_lag, "archive of shard " + subject);
     Batch batch(schema);

@@ -58,6 +58,7 @@ Status purge(Services& svc, Context& ctx, const Event& ev) {
   auto throttle = svc.throttles.get(w.task_id + "/purge", w.policy.throttle.rows_per_second);
   const size_t txn_rows = static_cast<size_t>(w.policy.purge.batch_rows);
   LagGate lag(*source, w.policy.throttle.max_replication_lag, "purge of shard " + subject);
+  Pacer pacer(w.policy.throttle.sleep_coef);
   int64_t deleted = 0, seen = 0;
   double last_progress = monotonic_seconds();
   for (const ManifestFile& f : manifest->files) {
@@ -67,7 +68,9 @@ Status purge(Services& svc, Context& ctx, const Event& ev) {
           if (ctx.cancelled()) return Status::cancelled("purge of shard " + subject + " stopped");
           throttle->acquire(static_cast<int64_t>(keys.num_rows()));
           STRATA_TRY(lag.wait([&] { return ctx.cancelled(); }));
-          STRATA_ASSIGN_OR_RETURN(uint64_t n, source->delete_keys(w.predicate, w.shard, keys));
+          STRATA_ASSIGN_OR_RETURN(uint64_t n, pacer.run([&] {
+                                    return source->delete_keys(w.predicate, w.shard, keys);
+                                  }));
           deleted += static_cast<int64_t>(n);
           seen += static_cast<int64_t>(keys.num_rows());
           if (monotonic_seconds() - last_progress > 0.5) {

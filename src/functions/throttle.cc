@@ -68,4 +68,36 @@ Status LagGate::wait(const std::function<bool()>& cancelled) {
   return Status::ok();
 }
 
+void Pacer::pause(std::chrono::steady_clock::duration took) {
+  if (coef_ <= 0) return;
+  const auto wait = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double, std::nano>(static_cast<double>(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(took).count()) * coef_));
+  if (wait.count() <= 0) return;
+  std::this_thread::sleep_for(wait);
+  paused_ += wait;
+}
+
+namespace {
+
+class PacedReader final : public BatchReader {
+ public:
+  PacedReader(std::unique_ptr<BatchReader> inner, double coef)
+      : inner_(std::move(inner)), pacer_(coef) {}
+  Result<bool> next(Batch& batch) override {
+    return pacer_.run([&] { return inner_->next(batch); });
+  }
+
+ private:
+  std::unique_ptr<BatchReader> inner_;
+  Pacer pacer_;
+};
+
+}  // namespace
+
+std::unique_ptr<BatchReader> paced(std::unique_ptr<BatchReader> inner, double coef) {
+  if (coef <= 0) return inner;
+  return std::make_unique<PacedReader>(std::move(inner), coef);
+}
+
 }  // namespace strata

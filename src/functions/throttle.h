@@ -29,6 +29,33 @@ class Throttle {
   std::chrono::steady_clock::time_point last_;
 };
 
+// Pacing by the source's own response time (pt-archiver's --sleep-coef): after each timed call,
+// pause `coef` times as long as it took. A source slowed by its production load is then read and
+// purged more slowly too; coef 1 gives this worker at most half of the source's time.
+class Pacer {
+ public:
+  explicit Pacer(double coef) : coef_(coef) {}
+  // Runs f(), then pauses; returns what f returned.
+  template <class F>
+  auto run(F&& f) {
+    const auto start = std::chrono::steady_clock::now();
+    auto result = f();
+    pause(std::chrono::steady_clock::now() - start);
+    return result;
+  }
+  // Time spent pausing so far.
+  std::chrono::steady_clock::duration paused() const { return paused_; }
+
+ private:
+  void pause(std::chrono::steady_clock::duration took);
+  double coef_;
+  std::chrono::steady_clock::duration paused_{};
+};
+
+// A reader whose every batch is followed by a Pacer pause (inside the read-ahead thread when
+// wrapped by prefetching(), so the writer goes on meanwhile). coef <= 0: `inner` itself.
+std::unique_ptr<BatchReader> paced(std::unique_ptr<BatchReader> inner, double coef);
+
 // One Throttle per (task, purpose) key, created on first use. Thread-safe.
 class ThrottleRegistry {
  public:

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include "core/clock.h"
 
 namespace strata {
@@ -21,6 +24,28 @@ TEST(Throttle, UnlimitedNeverWaits) {
   double start = monotonic_seconds();
   t.acquire(1000000000);
   EXPECT_LT(monotonic_seconds() - start, 0.05);
+}
+
+// The pause is the coefficient times what the call took: 1 doubles the time, 0 adds nothing.
+TEST(Pacer, PausesInProportionToTheCall) {
+  for (double coef : {0.0, 1.0, 2.0}) {
+    SCOPED_TRACE(coef);
+    Pacer pacer(coef);
+    const double t0 = monotonic_seconds();
+    int calls = 0;
+    for (int i = 0; i < 3; ++i) {
+      calls += pacer.run([] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        return 1;
+      });
+    }
+    const double took = monotonic_seconds() - t0;
+    EXPECT_EQ(calls, 3);
+    const double paused = std::chrono::duration<double>(pacer.paused()).count();
+    EXPECT_GE(paused, coef * 0.060 - 0.001);
+    EXPECT_LE(paused, coef * 0.060 * 4 + 0.005);  // a loaded machine oversleeps
+    EXPECT_GE(took, 0.060 + paused - 0.001);
+  }
 }
 
 TEST(ThrottleRegistry, SharesPerKey) {

@@ -212,6 +212,12 @@ const SectionSpec<ThrottleConfig>& throttle_spec() {
     s->field("rows_per_second", &ThrottleConfig::rows_per_second,
              "Read rate limit over all shards; 0 = unlimited.")
         .min(0);
+    s->field("sleep_coef", &ThrottleConfig::sleep_coef,
+             "After each read batch and each DELETE transaction, pause this multiple of the time "
+             "the source took for it (pt-archiver's --sleep-coef), so a source slowed by its "
+             "production load is archived more slowly too. The default 1 leaves the source at "
+             "least half of the time; 0 = full speed.")
+        .range(0, 100);
     s->field("max_replication_lag", &ThrottleConfig::max_replication_lag,
              "Pause reads and deletes while any replica of the source lags more than this (e.g. "
              "`5s`); checked about once a second. PostgreSQL: replay lag in "

@@ -67,6 +67,7 @@ struct TargetConfig {
 
 struct ThrottleConfig {
   double rows_per_second = 0;                 // 0 = unlimited
+  double sleep_coef = 1.0;  // pause this multiple of each read batch's and DELETE's time
   std::optional<Micros> max_replication_lag;  // pause reads and deletes while a replica lags more
 };
 
