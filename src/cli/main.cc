@@ -4,6 +4,8 @@
 
 #include <CLI/CLI.hpp>
 #include <atomic>
+#include <cctype>
+#include <cstdlib>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -11,6 +13,7 @@
 
 #include "cli/demo.h"
 #include "cli/local_runner.h"
+#include "cli/server.h"
 #include "cli/service.h"
 #include "cli/progress.h"
 #include "cli/report.h"
@@ -600,6 +603,24 @@ int main(int argc, char** argv) {
                      "How long a dead worker's shard waits before another takes it")
       ->capture_default_str();
 
+  ServeOptions serve_opts;
+  serve_opts.interrupted = &g_interrupted;
+  std::string serve_token_file;
+  auto* serve_cmd = app.add_subcommand(
+      "serve", "The HTTP API (submit, wait, status) with the chain in-process, until SIGTERM");
+  serve_cmd->add_option("--listen", serve_opts.listen, "HOST:PORT (port 0: any free port)")
+      ->capture_default_str();
+  serve_cmd->add_option("--token-file", serve_token_file,
+                        "File holding the bearer token (else $STRATA_TOKEN)");
+  serve_cmd->add_option("--policies", serve_opts.policies_dir, "Directory of policy files")
+      ->capture_default_str();
+  serve_cmd->add_option("--state", serve_opts.state_uri, "State store: sqlite://PATH or postgres://")
+      ->capture_default_str();
+  serve_cmd->add_option("--bus", serve_opts.bus_uri, "Bus: redis://... (default: in-process)");
+  serve_cmd->add_option("--archive-workers", serve_opts.archive_workers,
+                        "Shards archived at once per source kind")
+      ->capture_default_str();
+
   SubmitOptions submit_opts;
   std::string submit_policy;
   bool submit_json = false;
@@ -690,6 +711,19 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, on_signal);
 
   if (*run) return run_command(run_args);
+  if (*serve_cmd) {
+    if (!serve_token_file.empty()) {
+      auto text = read_file(serve_token_file);
+      if (!text.is_ok()) return fail(text.status());
+      std::string t = *text;
+      while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.pop_back();
+      serve_opts.token = t;
+    } else if (const char* env = std::getenv("STRATA_TOKEN")) {
+      serve_opts.token = env;
+    }
+    Status st = serve(serve_opts);
+    return st.is_ok() ? 0 : fail(st);
+  }
   if (*worker) {
     auto ttl = parse_duration(worker_lease);
     if (!ttl.is_ok() || ttl->count() < 1000000) {
