@@ -4,6 +4,8 @@
 
 #include <CLI/CLI.hpp>
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <cctype>
 #include <cstdlib>
 #include <csignal>
@@ -11,6 +13,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "cli/api_client.h"
 #include "cli/demo.h"
 #include "cli/local_runner.h"
 #include "cli/server.h"
@@ -559,6 +562,83 @@ int submit_command(const std::string& policy_path, SubmitOptions options, bool j
   return print_run(*result, json);
 }
 
+// One line per task of a server's JSON task list, or one task's summary.
+std::string remote_task_line(const Json& t) {
+  const Json shards = t.value("shards", Json::object());
+  return t.value("task_id", "") + "  " + t.value("policy", "") + "  " + t.value("state", "") +
+         "  shards " + std::to_string(shards.value("done", 0)) + "/" +
+         std::to_string(shards.value("total", 0)) + "  rows " +
+         human_count(t.value("rows", int64_t{0})) + " archived, " +
+         human_count(t.value("rows_purged", int64_t{0})) + " purged" +
+         (t.value("error", "").empty() ? "" : "  error: " + t.value("error", ""));
+}
+
+int remote_error(const ApiReply& r) {
+  return fail(Status::permanent("server answered " + std::to_string(r.status) + ": " +
+                                r.body.value("error", r.body.dump())));
+}
+
+int submit_remote(const std::string& server, const std::string& token_file,
+                  const std::string& policy, bool wait, bool json) {
+  auto token = api_token(token_file);
+  if (!token.is_ok()) return fail(token.status());
+  Json body;
+  if (path_exists(policy)) {
+    auto text = read_file(policy);
+    if (!text.is_ok()) return fail(text.status());
+    body["inline"] = *text;  // relative paths in it resolve in the server's policy directory
+  } else {
+    body["policy"] = policy;
+  }
+  auto r = api_call(server, *token, "POST", wait ? "/v1/tasks?wait=1h" : "/v1/tasks", body.dump(),
+                    3700);
+  if (!r.is_ok()) return fail(r.status());
+  if (r->status != 200 && r->status != 202) return remote_error(*r);
+  Json task = r->body;
+  // A task still running after the server's longest wait: keep asking.
+  while (wait && r->status == 202 && !g_interrupted.load()) {
+    r = api_call(server, *token, "GET", "/v1/tasks/" + task.value("task_id", ""));
+    if (!r.is_ok()) return fail(r.status());
+    if (r->status != 200) return remote_error(*r);
+    task = r->body;
+    const std::string st = task.value("state", "");
+    if (st == "succeeded" || st == "failed") break;
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+  if (json) {
+    print_json(task);
+  } else {
+    std::printf("%s\n", remote_task_line(task).c_str());
+  }
+  if (!wait) return 0;
+  return task.value("state", "") == "succeeded" ? 0 : kExitFailed;
+}
+
+int status_remote(const std::string& server, const std::string& token_file,
+                  const std::string& task_id, bool json) {
+  auto token = api_token(token_file);
+  if (!token.is_ok()) return fail(token.status());
+  auto r = api_call(server, *token, "GET", task_id.empty() ? "/v1/tasks" : "/v1/tasks/" + task_id);
+  if (!r.is_ok()) return fail(r.status());
+  if (r->status != 200) return remote_error(*r);
+  if (json) {
+    print_json(r->body);
+  } else if (task_id.empty()) {
+    for (const Json& t : r->body.value("tasks", Json::array())) {
+      std::printf("%s\n", remote_task_line(t).c_str());
+    }
+  } else {
+    std::printf("%s\n", remote_task_line(r->body).c_str());
+    for (const Json& s : r->body.value("shard_list", Json::array())) {
+      std::printf("  shard %d  %s  rows %s  purged %s%s\n", s.value("index", 0),
+                  s.value("state", "").c_str(), human_count(s.value("rows", int64_t{0})).c_str(),
+                  human_count(s.value("rows_purged", int64_t{0})).c_str(),
+                  s.value("error", "").empty() ? "" : ("  " + s.value("error", "")).c_str());
+    }
+  }
+  return 0;
+}
+
 }  // namespace
 }  // namespace strata
 
@@ -625,9 +705,14 @@ int main(int argc, char** argv) {
   std::string submit_policy;
   bool submit_json = false;
   auto* submit = app.add_subcommand("submit", "Ask the workers on a bus for a task of a policy");
-  submit->add_option("policy", submit_policy, "Policy file (YAML)")->required();
-  submit->add_option("--bus", submit_opts.bus_uri, "Bus: redis://host:port[/db]")->required();
-  submit->add_option("--state", submit_opts.state_uri, "State store the workers use")->required();
+  std::string submit_server, submit_token_file;
+  submit->add_option("policy", submit_policy,
+                     "Policy file (YAML), or with --server a policy name the server knows")
+      ->required();
+  submit->add_option("--server", submit_server, "A strata serve: http://host:port");
+  submit->add_option("--token-file", submit_token_file, "Its bearer token (else $STRATA_TOKEN)");
+  submit->add_option("--bus", submit_opts.bus_uri, "Or the workers' bus: redis://host:port[/db]");
+  submit->add_option("--state", submit_opts.state_uri, "and their state store");
   submit->add_flag("--wait", submit_opts.wait, "Wait for the task to end; print its report");
   submit->add_flag("--json", submit_json, "Print JSON");
 
@@ -643,7 +728,11 @@ int main(int argc, char** argv) {
   auto* status = app.add_subcommand("status", "Tasks, or one task's shards and batches");
   status->add_option("task", status_task, "Task id");
   status->add_flag("--json", status_json, "Print JSON");
-  status->add_option("--state", status_state, "State store (SQLite)")->capture_default_str();
+  status->add_option("--state", status_state, "State store (SQLite path, or URI)")
+      ->capture_default_str();
+  std::string status_server, status_token_file;
+  status->add_option("--server", status_server, "Ask a strata serve instead: http://host:port");
+  status->add_option("--token-file", status_token_file, "Its bearer token (else $STRATA_TOKEN)");
 
   std::string verify_target_uri;
   bool verify_json = false, verify_deep = false;
@@ -712,15 +801,9 @@ int main(int argc, char** argv) {
 
   if (*run) return run_command(run_args);
   if (*serve_cmd) {
-    if (!serve_token_file.empty()) {
-      auto text = read_file(serve_token_file);
-      if (!text.is_ok()) return fail(text.status());
-      std::string t = *text;
-      while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.pop_back();
-      serve_opts.token = t;
-    } else if (const char* env = std::getenv("STRATA_TOKEN")) {
-      serve_opts.token = env;
-    }
+    auto token = api_token(serve_token_file);
+    if (!token.is_ok()) return fail(token.status());
+    serve_opts.token = *token;
     Status st = serve(serve_opts);
     return st.is_ok() ? 0 : fail(st);
   }
@@ -733,9 +816,24 @@ int main(int argc, char** argv) {
     worker_opts.lease_ttl = *ttl;
     return worker_command(worker_opts);
   }
-  if (*submit) return submit_command(submit_policy, submit_opts, submit_json);
+  if (*submit) {
+    if (!submit_server.empty()) {
+      return submit_remote(submit_server, submit_token_file, submit_policy, submit_opts.wait,
+                           submit_json);
+    }
+    if (submit_opts.bus_uri.empty() || submit_opts.state_uri.empty()) {
+      return fail(Status::permanent(
+          "strata submit needs --server URL, or --bus and --state of the workers"));
+    }
+    return submit_command(submit_policy, submit_opts, submit_json);
+  }
   if (*plan) return plan_command(plan_args);
-  if (*status) return status_command(status_state, status_task, status_json);
+  if (*status) {
+    if (!status_server.empty()) {
+      return status_remote(status_server, status_token_file, status_task, status_json);
+    }
+    return status_command(status_state, status_task, status_json);
+  }
   if (*verify) return verify_command(verify_target_uri, verify_deep, verify_json);
   if (*ls) return ls_command(ls_target_uri, ls_dataset, ls_files, ls_json);
   if (*restore) return restore_command(restore_args);

@@ -163,6 +163,28 @@ TEST_F(ServeTest, AuthErrorsSubmitWaitDetailConflictAndShutdown) {
   }
   EXPECT_EQ(listed, 2u);
 
+  // The command line talks to the server too (token from STRATA_TOKEN).
+  ::setenv("STRATA_TOKEN", "s3cret-token", 1);
+  const std::string url = "http://127.0.0.1:" + std::to_string(port_);
+  auto listed_cli = run_strata({"status", "--server", url, "--json"}, dir_);
+  ASSERT_EQ(listed_cli.exit_code, 0) << listed_cli.err;
+  EXPECT_EQ(nlohmann::json::parse(listed_cli.out)["tasks"].size(), 2u);
+  auto one = run_strata({"status", "--server", url, id}, dir_);
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  EXPECT_NE(one.out.find("succeeded"), std::string::npos) << one.out;
+  auto unknown = run_strata({"submit", "--server", url, "nope"}, dir_);
+  EXPECT_NE(unknown.exit_code, 0);
+  EXPECT_NE(unknown.err.find("no policy 'nope'"), std::string::npos) << unknown.err;
+  write_file(dir_ + "/slow.yaml", nlohmann::json::parse(slow)["inline"].get<std::string>());
+  auto busy = run_strata({"submit", "--server", url, "slow.yaml"}, dir_);
+  EXPECT_NE(busy.exit_code, 0);
+  EXPECT_NE(busy.err.find("unfinished task"), std::string::npos) << busy.err;
+  ::setenv("STRATA_TOKEN", "wrong", 1);
+  auto denied = run_strata({"status", "--server", url}, dir_);
+  EXPECT_NE(denied.exit_code, 0);
+  EXPECT_NE(denied.err.find("403"), std::string::npos) << denied.err;
+  ::unsetenv("STRATA_TOKEN");
+
   // SIGTERM: the server stops and exits 0.
   ::kill(pid_, SIGTERM);
   int st = 0;
