@@ -1,6 +1,7 @@
 // split: the entry of the chain. Plans a task into shards (or, for a task that already has a
 // plan, re-dispatches the shards that are not done) and sends one event per shard.
 #include <algorithm>
+#include <cctype>
 
 #include "core/log.h"
 #include "functions/functions.h"
@@ -17,13 +18,40 @@ Status send_status(Context& ctx, const Event& parent, const char* type, const st
                   make_event(type, "strata/split", subject, std::move(data), &parent));
 }
 
+// A task request names its task (letters, digits, '_', '-', '.': it becomes part of file names)
+// and carries its policy as JSON ("policy", what Strata sends) or as the YAML text of a policy
+// file ("policy_yaml", with an optional "base_dir" for relative paths: what a function in
+// another language finds easiest to send).
+Result<std::string> task_id_of_request(const Json& d) {
+  if (!d.is_object() || !d.contains("task_id") || !d["task_id"].is_string()) {
+    return Status::permanent("task request needs a string 'task_id'");
+  }
+  const std::string id = d["task_id"].get<std::string>();
+  const bool ok = !id.empty() && id.size() <= 100 && id[0] != '.' &&
+                  std::all_of(id.begin(), id.end(), [](char c) {
+                    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' ||
+                           c == '.';
+                  });
+  if (!ok) {
+    return Status::permanent("task id '" + id +
+                             "' may hold only letters, digits, '_', '-' and '.' (up to 100)");
+  }
+  return id;
+}
+
+Result<Policy> policy_of_request(const Json& d) {
+  if (d.contains("policy")) return Policy::from_json(d["policy"]);
+  if (d.contains("policy_yaml") && d["policy_yaml"].is_string()) {
+    return parse_policy(d["policy_yaml"].get<std::string>(), "task request policy",
+                        d.value("base_dir", std::string()));
+  }
+  return Status::permanent("task request needs 'policy' (JSON) or 'policy_yaml' (text)");
+}
+
 Status split(Services& svc, Context& ctx, const Event& ev) {
   const Json& d = ev.data;
-  if (!d.contains("task_id") || !d.contains("policy")) {
-    return Status::permanent("task request needs 'task_id' and 'policy'");
-  }
-  const std::string task_id = d["task_id"].get<std::string>();
-  STRATA_ASSIGN_OR_RETURN(Policy policy, Policy::from_json(d["policy"]));
+  STRATA_ASSIGN_OR_RETURN(std::string task_id, task_id_of_request(d));
+  STRATA_ASSIGN_OR_RETURN(Policy policy, policy_of_request(d));
   STRATA_ASSIGN_OR_RETURN(std::string kind, svc.registry->source_kind(policy.source.uri));
   STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Source> source,
                           svc.registry->open_source(source_spec_of(policy)));

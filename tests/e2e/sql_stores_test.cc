@@ -351,6 +351,58 @@ TEST(SqlWorkers, AWorkerKilledMidShardItsShardFinishesElsewhere) {
   s.drop_database();
 }
 
+// A Node.js function (npm `redis`) joins the chain: it consumes strata.status until it sees the
+// first task, then publishes a task request on strata.tasks (the policy as YAML text); the
+// workers run that task too.
+TEST(SqlWorkers, ANodeJsFunctionOnTheChainRequestsATaskTheWorkersRun) {
+  Store s("pg", server_uri("pg"), "e2e_workers_node");
+  s.create_database();
+  s.create_telemetry("telemetry", 4000);
+  s.create_telemetry("other", 3000);
+  const auto other_eligible = s.rows("other", s.older_than_30d());
+  const size_t first_eligible = s.rows("telemetry", s.older_than_30d()).size();
+  const std::string dir = fresh_dir("e2e_workers_node");
+  write_file(dir + "/p.yaml", policy(s, "first", "telemetry"));
+  const std::string state = s.strata_uri();
+  Workers workers(dir, 11, state, 1);
+  const std::string redis = workers.bus().substr(0, workers.bus().find('?'));
+  auto first = run_strata({"submit", "p.yaml", "--bus", workers.bus(), "--state", state, "--json"},
+                          dir);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  const std::string first_id = nlohmann::json::parse(first.out)["task_id"];
+  const std::string node_id = "node-task-" + std::to_string(getpid());
+  auto quote = [](const std::string& v) {
+    std::string q = "'";
+    for (char c : v) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return q + "'";
+  };
+  const std::string yaml = policy(s, "from_node", "other");
+  auto [rc, out] = testing_support::run_command(
+      "node " + quote(std::string(STRATA_SOURCE_DIR) + "/tests/tools/chain_peer.mjs") + " " +
+      quote(redis) + " " + quote(first_id) + " " + quote(node_id) + " " + quote(yaml) + " " +
+      quote(dir));
+  ASSERT_EQ(rc, 0) << "node failed (scripts/setup --test installs tests/tools): " << out;
+  auto line = nlohmann::json::parse(out, nullptr, false);
+  ASSERT_TRUE(line.is_object()) << out;
+  EXPECT_EQ(line["seen"].get<std::string>().rfind("strata.", 0), 0u) << out;
+  // The Node-requested task ends, and it moved the other table's old rows.
+  std::string state_of_node_task;
+  for (int i = 0; i < 300; ++i) {
+    auto st = run_strata({"status", node_id, "--state", state, "--json"}, dir);
+    if (st.exit_code == 0) {
+      state_of_node_task = nlohmann::json::parse(st.out)["state"];
+      if (state_of_node_task == "succeeded" || state_of_node_task == "failed") break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  workers.stop();
+  EXPECT_EQ(state_of_node_task, "succeeded");
+  EXPECT_EQ(s.count("other", s.older_than_30d()), 0);
+  // Both tasks archived into the same folder: every old row of both tables is there.
+  EXPECT_EQ(archived_rows(dir + "/archive").size(), first_eligible + other_eligible.size());
+  s.drop_database();
+}
+
 TEST(SqlReplicaLag, PostgresRunPausesWhileTheReplicaLags) {
   PrivateServers servers("pg");
   ASSERT_TRUE(servers.ok());
