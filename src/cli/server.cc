@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "cli/report.h"
+#include "cli/service.h"
 #include "core/clock.h"
 #include "core/duration.h"
 #include "core/log.h"
@@ -289,11 +290,7 @@ Status serve(const ServeOptions& options) {
   Services services;
   services.registry = &default_registry();
   services.state = state.get();
-  if (!options.bus_uri.empty()) {
-    char buf[256] = {0};
-    gethostname(buf, sizeof buf - 1);
-    services.worker_id = std::string(buf) + "-" + std::to_string(::getpid());
-  }
+  if (!options.bus_uri.empty()) services.worker_id = worker_name();  // beside other workers
   ChainOptions chain;
   chain.archive_workers = options.archive_workers;
   chain.purge_workers = options.archive_workers;

@@ -16,15 +16,15 @@ namespace strata {
 
 namespace {
 
-std::string host_name() {
-  char buf[256] = {0};
-  if (gethostname(buf, sizeof buf - 1) != 0) return "worker";
-  return buf;
-}
-
 bool stop_requested(const std::atomic<bool>* flag) { return flag != nullptr && flag->load(); }
 
 }  // namespace
+
+std::string worker_name() {
+  char buf[256] = {0};
+  if (gethostname(buf, sizeof buf - 1) != 0) return "worker-" + std::to_string(::getpid());
+  return std::string(buf) + "-" + std::to_string(::getpid());
+}
 
 Status run_worker(const WorkerOptions& options) {
   STRATA_ASSIGN_OR_RETURN(std::unique_ptr<StateStore> state, open_state_store(options.state_uri));
@@ -32,7 +32,7 @@ Status run_worker(const WorkerOptions& options) {
   Services services;
   services.registry = &default_registry();
   services.state = state.get();
-  services.worker_id = host_name() + "-" + std::to_string(::getpid());
+  services.worker_id = worker_name();
   services.lease_ttl = options.lease_ttl;
   ChainOptions chain;
   chain.archive_workers = options.archive_workers;

@@ -22,6 +22,9 @@ struct WorkerOptions {
   const std::atomic<bool>* interrupted = nullptr;  // stops the worker (SIGTERM, Ctrl-C)
 };
 
+// This process's name among workers: "<hostname>-<pid>" (leases and logs carry it).
+std::string worker_name();
+
 // Subscribes every function of the chain (split, archive for every source kind, purge, status)
 // and works until interrupted; in-flight events finish, the rest stay on the bus for others.
 Status run_worker(const WorkerOptions& options);
