@@ -19,6 +19,7 @@
 #include "functions/functions.h"
 #include "functions/task.h"
 #include "policy/policy.h"
+#include "policy/schedule.h"
 #include "runtime/redis_bus.h"
 #include "runtime/state_store.h"
 
@@ -61,6 +62,77 @@ class Server {
  public:
   Server(const ServeOptions& options, StateStore& state, Bus& bus)
       : options_(options), state_(state), bus_(bus) {}
+
+  struct Enqueued {
+    int status = 202;     // 202 queued, 409 an unfinished task of the policy, 503 store or bus
+    std::string task_id;  // the new task, or the unfinished one
+    std::string error;
+  };
+
+  // Queues a task of `policy` unless one of its tasks is unfinished (one at a time per policy).
+  Enqueued enqueue(const Policy& policy) {
+    std::lock_guard lock(mu_);
+    std::string running;
+    if (auto it = submitted_.find(policy.name); it != submitted_.end()) {
+      auto t = state_.get_task(it->second);
+      if (!t.is_ok()) return {503, "", t.status().message()};
+      if (!*t || ((*t)->state != "succeeded" && (*t)->state != "failed")) running = it->second;
+    }
+    if (running.empty()) {
+      auto t = state_.latest_unfinished(policy.name);
+      if (!t.is_ok()) return {503, "", t.status().message()};
+      if (*t) running = (*t)->id;
+    }
+    if (!running.empty()) return {409, running, ""};
+    const std::string task_id = new_task_id(system_clock());
+    Status s = bus_.publish(kTopicTasks, make_task_request(task_id, policy));
+    if (!s.is_ok()) return {503, "", "cannot queue the task: " + s.message()};
+    submitted_[policy.name] = task_id;
+    return {202, task_id, ""};
+  }
+
+  // Runs the policies of the policy directory that have a `schedule`, until `stop`: cron ones in
+  // the minutes they match (once per minute), @every ones each interval after the server started.
+  void schedule_loop(const std::atomic<bool>& stop) {
+    std::map<std::string, int64_t> last;  // policy file -> last minute (cron) or µs (@every)
+    const int64_t started = system_clock().now_micros();
+    while (!stop.load()) {
+      const int64_t now = system_clock().now_micros();
+      std::error_code ec;
+      for (const auto& entry : std::filesystem::directory_iterator(options_.policies_dir, ec)) {
+        const std::string ext = entry.path().extension().string();
+        if (ext != ".yaml" && ext != ".yml") continue;
+        auto policy = load_policy(entry.path().string());
+        if (!policy.is_ok() || policy->schedule.empty()) continue;
+        auto when = parse_schedule(policy->schedule);
+        if (!when.is_ok()) continue;
+        const std::string key = entry.path().string();
+        bool due = false;
+        if (when->every) {
+          const int64_t since = last.count(key) ? last[key] : started;
+          due = now - since >= when->every->count();
+          if (due) last[key] = now;
+        } else if (when->matches(now) && (!last.count(key) || last[key] != now / 60000000)) {
+          due = true;
+          last[key] = now / 60000000;
+        }
+        if (!due) continue;
+        Enqueued q = enqueue(*policy);
+        if (q.status == 202) {
+          spdlog::info("schedule '{}' of policy {}: task {} queued", policy->schedule,
+                       policy->name, q.task_id);
+        } else if (q.status == 409) {
+          spdlog::info("schedule '{}' of policy {}: skipped, task {} is unfinished",
+                       policy->schedule, policy->name, q.task_id);
+        } else {
+          spdlog::warn("schedule of policy {}: {}", policy->name, q.error);
+        }
+      }
+      for (int i = 0; i < 10 && !stop.load(); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    }
+  }
 
   void routes(httplib::Server& http) {
     http.set_payload_max_length(kMaxBody);
@@ -192,33 +264,16 @@ class Server {
     auto policy = policy_of(body, status);
     if (!policy.is_ok()) return error(res, status, policy.status().message());
 
-    std::string task_id;
-    {
-      // One unfinished task per policy: a second submit meanwhile is a conflict, not a twin.
-      std::lock_guard lock(mu_);
-      std::string running;
-      if (auto it = submitted_.find(policy->name); it != submitted_.end()) {
-        auto t = state_.get_task(it->second);
-        if (!t.is_ok()) return error(res, 503, t.status().message());
-        if (!*t || ((*t)->state != "succeeded" && (*t)->state != "failed")) running = it->second;
-      }
-      if (running.empty()) {
-        auto t = state_.latest_unfinished(policy->name);
-        if (!t.is_ok()) return error(res, 503, t.status().message());
-        if (*t) running = (*t)->id;
-      }
-      if (!running.empty()) {
-        return reply(res, 409,
-                     Json{{"error", "policy '" + policy->name + "' has an unfinished task " +
-                                        running + "; wait for it (GET /v1/tasks/" + running +
-                                        ")"},
-                          {"task_id", running}});
-      }
-      task_id = new_task_id(system_clock());
-      Status s = bus_.publish(kTopicTasks, make_task_request(task_id, *policy));
-      if (!s.is_ok()) return error(res, 503, "cannot queue the task: " + s.message());
-      submitted_[policy->name] = task_id;
+    Enqueued q = enqueue(*policy);
+    if (q.status == 409) {
+      return reply(res, 409,
+                   Json{{"error", "policy '" + policy->name + "' has an unfinished task " +
+                                      q.task_id + "; wait for it (GET /v1/tasks/" + q.task_id +
+                                      ")"},
+                        {"task_id", q.task_id}});
     }
+    if (q.status != 202) return error(res, q.status, q.error);
+    const std::string task_id = q.task_id;
     Json accepted{{"task_id", task_id},
                   {"policy", policy->name},
                   {"state", "submitted"},
@@ -315,10 +370,14 @@ Status serve(const ServeOptions& options) {
   std::printf("listening on http://%s:%d\n", host.c_str(), bound);
   std::fflush(stdout);
   std::thread listener([&] { http.listen_after_bind(); });
+  std::atomic<bool> stop_scheduling{false};
+  std::thread scheduler([&] { server.schedule_loop(stop_scheduling); });
   while (options.interrupted == nullptr || !options.interrupted->load()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   spdlog::info("stopping: no new requests; in-flight events finish, the rest stay queued");
+  stop_scheduling = true;
+  scheduler.join();
   http.stop();
   listener.join();
   bus->stop();

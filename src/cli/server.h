@@ -12,7 +12,8 @@
 // Every /v1 route wants `Authorization: Bearer TOKEN`: 401 without it, 403 with another one.
 // Errors are JSON {"error": "..."} naming what is wrong (never a stack trace or a secret).
 // Bodies over 1 MiB get 413. A submit while a task of the same policy is unfinished gets 409
-// with that task's id. HTTP from cpp-httplib (Debian libcpp-httplib-dev).
+// with that task's id. Policies in the directory with a `schedule` (policy/schedule.h) run by
+// themselves, under the same one-at-a-time rule. HTTP from cpp-httplib (libcpp-httplib-dev).
 #pragma once
 
 #include <atomic>

@@ -11,6 +11,7 @@
 #include "core/fs.h"
 #include "core/schema.h"
 #include "policy/config_spec.h"
+#include "policy/schedule.h"
 
 namespace strata {
 
@@ -91,6 +92,13 @@ std::optional<std::string> check_dataset(const std::string& dataset) {
 std::optional<std::string> check_timestamp(const std::string& text) {
   if (parse_timestamp(text).is_ok()) return std::nullopt;
   return "must be a timestamp like 2026-01-01 or 2026-01-01T00:00:00Z, got '" + text + "'";
+}
+
+std::optional<std::string> check_schedule(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  auto s = parse_schedule(text);
+  if (s.is_ok()) return std::nullopt;
+  return s.status().message();
 }
 
 std::optional<std::string> check_not_empty(const std::string& text) {
@@ -260,6 +268,12 @@ const SectionSpec<Policy>& policy_spec() {
              "Re-read and check every committed file; required by `mode: move`.");
     s->section("throttle", &Policy::throttle, throttle_spec(), "Read rate limit.");
     s->section("purge", &Policy::purge, purge_spec(), "Delete pacing for `mode: move`.");
+    s->field("schedule", &Policy::schedule,
+             "When `strata serve` runs the policy by itself: a cron expression in UTC (`0 3 * * "
+             "*`: minute hour day-of-month month day-of-week, with `*`, lists, ranges and "
+             "`*/N` steps), `@hourly`, `@daily`, `@weekly`, `@monthly`, or `@every 10m`. "
+             "Unset: only when asked.")
+        .check(check_schedule);
     return s;
   }();
   return *spec;

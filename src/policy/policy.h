@@ -89,6 +89,7 @@ struct Policy {
   bool verify = true;
   ThrottleConfig throttle;
   PurgeConfig purge;
+  std::string schedule;  // when strata serve runs it by itself (policy/schedule.h); "" = never
 
   // Lossless JSON form carried in task events and stored with the task: every key (defaults
   // included, durations as "30d", mode as "copy"/"move", unset selection rules left out) plus

@@ -204,7 +204,8 @@ TEST(PolicyErrors, UnknownKeyWithDidYouMean) {
             "keys: shard_rows, parallel)");
   EXPECT_EQ(error_of(with("sorce: x\n")),
             "p.yaml:10:1: unknown key 'sorce' in policy (did you mean 'source'? valid keys: "
-            "name, source, selection, split, batch, targets, mode, verify, throttle, purge)");
+            "name, source, selection, split, batch, targets, mode, verify, throttle, purge, "
+            "schedule)");
 }
 
 TEST(PolicyErrors, UnknownKeyWithoutCloseMatch) {
@@ -666,7 +667,7 @@ TEST(PolicyReference, MentionsEveryKey) {
   keys.insert("max_replication_lag");  // optional, unset in kFull
   keys.erase("file");
   keys.erase("base_dir");
-  EXPECT_EQ(keys.size(), 33u);
+  EXPECT_EQ(keys.size(), 34u);
   for (const auto& key : keys) {
     EXPECT_NE(md.find("| `" + key + "`"), std::string::npos) << key;
   }

@@ -193,5 +193,43 @@ TEST_F(ServeTest, AuthErrorsSubmitWaitDetailConflictAndShutdown) {
   EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << read_text(dir_ + "/serve.err");
 }
 
+// A policy with a schedule runs by itself: `@every 1s` gives a task, then another once the first
+// has ended (never two at once).
+TEST_F(ServeTest, ScheduledPoliciesRunByThemselves) {
+  write_file(dir_ + "/every.yaml",
+             "source: {uri: sqlite://telemetry.db, table: telemetry, key: id, time: ts}\n"
+             "selection: {older_than: 60d}\n"
+             "targets: [{uri: file://every-archive, format: parquet}]\n"
+             "mode: copy\n"
+             "schedule: '@every 1s'\n");
+  auto c = client();
+  int succeeded = 0;
+  for (int i = 0; i < 300 && succeeded < 2; ++i) {
+    auto list = c.Get("/v1/tasks");
+    ASSERT_TRUE(list);
+    succeeded = 0;
+    int unfinished = 0;
+    const auto listed = nlohmann::json::parse(list->body);
+    for (const auto& t : listed["tasks"]) {
+      if (t["policy"] != "every") continue;
+      if (t["state"] == "succeeded") ++succeeded;
+      if (t["state"] == "running") ++unfinished;
+    }
+    EXPECT_LE(unfinished, 1);
+    if (succeeded < 2) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_GE(succeeded, 2) << read_text(dir_ + "/serve.err");
+  auto bad = client().Post("/v1/tasks",
+                           nlohmann::json{{"inline",
+                                           "source: {uri: sqlite://telemetry.db, table: t, key: "
+                                           "id}\nselection: {key_below: '9'}\ntargets: [{uri: "
+                                           "file://x}]\nschedule: 'every day'\n"}}
+                               .dump(),
+                           "application/json");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_NE(bad->body.find("schedule"), std::string::npos) << bad->body;
+}
+
 }  // namespace
 }  // namespace strata::e2e
