@@ -327,7 +327,12 @@ TEST(SqlWorkers, AWorkerKilledMidShardItsShardFinishesElsewhere) {
   });
   // The worker holding a lease on a shard being archived, by the pid in its worker id.
   pid_t victim = 0;
-  for (int i = 0; i < 200 && victim == 0; ++i) {
+  for (int i = 0; i < 400 && victim == 0; ++i) {
+    // The workers create the state schema when they start (slowly under sanitizers).
+    if (s.query("SELECT to_regclass('strata.shards') IS NOT NULL") != std::vector<std::string>{"t"}) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      continue;
+    }
     auto owners = s.query(
         "SELECT lease_owner FROM strata.shards WHERE lease_owner <> '' AND state = 'archiving' "
         "LIMIT 1");
