@@ -17,6 +17,7 @@
 #include "core/checksum.h"
 #include "core/log.h"
 #include "core/uri.h"
+#include "runtime/state_rows.h"
 #include "runtime/state_store.h"
 
 namespace strata {
@@ -278,48 +279,6 @@ class RowReader {
   const std::string& store_;
 };
 
-Result<TaskRecord> read_task(RowReader& q) {
-  TaskRecord t;
-  t.id = q.text();
-  t.policy_name = q.text();
-  t.state = q.text();
-  t.created_at = q.int64();
-  t.updated_at = q.int64();
-  t.finished_at = q.int64();
-  STRATA_ASSIGN_OR_RETURN(t.policy, q.json());
-  STRATA_ASSIGN_OR_RETURN(t.predicate, q.json());
-  t.shards_total = q.int32();
-  t.shards_done = q.int32();
-  t.shards_failed = q.int32();
-  t.rows = q.int64();
-  t.rows_purged = q.int64();
-  t.bytes_in = q.int64();
-  t.bytes_out = q.int64();
-  t.error = q.text();
-  return t;
-}
-
-Result<ShardRecord> read_shard(RowReader& q) {
-  ShardRecord s;
-  s.task_id = q.text();
-  s.index = q.int32();
-  s.state = q.text();
-  STRATA_ASSIGN_OR_RETURN(s.range, q.json());
-  s.estimated_rows = q.int64();
-  s.rows = q.int64();
-  s.rows_purged = q.int64();
-  s.bytes_in = q.int64();
-  s.bytes_out = q.int64();
-  s.files = q.int32();
-  s.attempts = q.int32();
-  s.started_at = q.int64();
-  s.finished_at = q.int64();
-  s.error = q.text();
-  s.lease_owner = q.text();
-  s.lease_until = q.int64();
-  return s;
-}
-
 std::vector<Param> shard_params(const ShardRecord& s) {
   return {p(s.task_id),  p(s.index),       p(s.state),       p_json(s.range), p(s.estimated_rows),
           p(s.rows),     p(s.rows_purged), p(s.bytes_in),    p(s.bytes_out),  p(s.files),
@@ -364,51 +323,35 @@ class PgStateStore final : public StateStore {
   }
 
   Result<std::optional<TaskRecord>> get_task(const std::string& id) override {
-    return one<TaskRecord>(sql::kGetTask, {p(id)}, "get task", read_task);
+    return one<TaskRecord>(sql::kGetTask, {p(id)}, "get task", state_rows::task<RowReader>);
   }
   Result<std::vector<TaskRecord>> list_tasks(int limit) override {
-    return all<TaskRecord>(sql::kListTasks, {limit_param(limit)}, "list tasks", read_task);
+    return all<TaskRecord>(sql::kListTasks, {limit_param(limit)}, "list tasks",
+                           state_rows::task<RowReader>);
   }
   Result<std::optional<TaskRecord>> latest_unfinished(const std::string& policy_name) override {
     return one<TaskRecord>(sql::kLatestTaskInState, {p(policy_name), p(std::string("running"))},
-                           "latest unfinished task", read_task);
+                           "latest unfinished task", state_rows::task<RowReader>);
   }
   Result<std::optional<TaskRecord>> latest_succeeded(const std::string& policy_name) override {
     return one<TaskRecord>(sql::kLatestTaskInState, {p(policy_name), p(std::string("succeeded"))},
-                           "latest succeeded task", read_task);
+                           "latest succeeded task", state_rows::task<RowReader>);
   }
   Result<std::optional<ShardRecord>> get_shard(const std::string& task_id, int index) override {
-    return one<ShardRecord>(sql::kGetShard, {p(task_id), p(index)}, "get shard", read_shard);
+    return one<ShardRecord>(sql::kGetShard, {p(task_id), p(index)}, "get shard",
+                            state_rows::shard<RowReader>);
   }
   Result<std::vector<ShardRecord>> list_shards(const std::string& task_id) override {
-    return all<ShardRecord>(sql::kListShards, {p(task_id)}, "list shards", read_shard);
+    return all<ShardRecord>(sql::kListShards, {p(task_id)}, "list shards",
+                            state_rows::shard<RowReader>);
   }
   Result<std::vector<BatchRecord>> list_batches(const std::string& task_id, int shard) override {
     return all<BatchRecord>(sql::kListBatches, {p(task_id), p(shard)}, "list batches",
-                            [](RowReader& r) -> Result<BatchRecord> {
-                              BatchRecord b;
-                              b.task_id = r.text();
-                              b.shard = r.int32();
-                              b.seq = r.int32();
-                              b.rows = r.int64();
-                              b.bytes_in = r.int64();
-                              b.started_at = r.int64();
-                              b.finished_at = r.int64();
-                              return b;
-                            });
+                            state_rows::batch<RowReader>);
   }
   Result<std::vector<DeadLetterRecord>> list_dead_letters(int limit) override {
     return all<DeadLetterRecord>(sql::kListDeadLetters, {limit_param(limit)}, "list dead letters",
-                                 [](RowReader& r) -> Result<DeadLetterRecord> {
-                                   DeadLetterRecord d;
-                                   d.function = r.text();
-                                   d.topic = r.text();
-                                   d.event_json = r.text();
-                                   d.attempts = r.int32();
-                                   d.error = r.text();
-                                   d.at = r.int64();
-                                   return d;
-                                 });
+                                 state_rows::dead_letter<RowReader>);
   }
 
   Status update_shard(const std::string& task_id, int index, const ShardChange& change) override;
@@ -571,7 +514,7 @@ Result<bool> PgStateStore::update_shard_once(pg::Connection& c, const std::strin
     const bool existed = res.rows() > 0;
     if (existed) {
       RowReader r(res, 0, store_);
-      STRATA_ASSIGN_OR_RETURN(shard, read_shard(r));
+      STRATA_ASSIGN_OR_RETURN(shard, state_rows::shard(r));
     }
     if (!change(shard) || !shard) return true;
     shard->task_id = task_id;

@@ -17,6 +17,7 @@
 #include "core/clock.h"
 #include "core/fs.h"
 #include "core/log.h"
+#include "runtime/state_rows.h"
 #include "runtime/state_store.h"
 
 namespace strata {
@@ -123,7 +124,7 @@ ON CONFLICT (id) DO UPDATE SET
   bytes_out = excluded.bytes_out, error = excluded.error
 )sql";
 
-// Column order of every task SELECT; read_task() reads in this order.
+// Column order of every task SELECT; state_rows::task() reads in this order.
 #define STRATA_TASK_COLUMNS                                                          \
   "id, policy_name, state, created_at, updated_at, finished_at, policy, predicate, " \
   "shards_total, shards_done, shards_failed, rows, rows_purged, bytes_in, bytes_out, error"
@@ -348,18 +349,18 @@ class SqliteStateStore::Query {
     return r.is_ok() ? Status::ok() : r.status();
   }
 
-  int64_t next_int() { return sqlite3_column_int64(stmt_, column_++); }
-  int next_int32() { return static_cast<int>(next_int()); }
-  std::string next_text() {
+  int64_t int64() { return sqlite3_column_int64(stmt_, column_++); }
+  int int32() { return static_cast<int>(int64()); }
+  std::string text() {
     const int i = column_++;
     const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, i));
     return p == nullptr ? std::string() : std::string(p, sqlite3_column_bytes(stmt_, i));
   }
-  Result<Json> next_json() {
+  Result<Json> json() {
     const char* name = sqlite3_column_name(stmt_, column_);
-    std::string text = next_text();
-    if (text.empty()) return Json::object();
-    Json j = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+    const std::string raw = text();
+    if (raw.empty()) return Json::object();
+    Json j = Json::parse(raw, nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded()) {
       return Status::permanent("state store " + store_.path_ + ": " + std::string(op_) +
                                ": column " + name + " does not hold valid JSON");
@@ -428,7 +429,7 @@ Status SqliteStateStore::init() {
                               statement(sql::kGetVersion, "read schema version"));
       Query q(*this, stmt, "read schema version");
       STRATA_ASSIGN_OR_RETURN(bool row, q.step());
-      if (row) version = q.next_int();  // NULL (no row yet) reads as 0
+      if (row) version = q.int64();  // NULL (no row yet) reads as 0
     }
     if (version > kSchemaVersion) {
       return Status::permanent(
@@ -537,50 +538,6 @@ Status SqliteStateStore::put_dead_letter(const DeadLetterRecord& d) {
   return q.run().with_context("event " + event_id + " of function " + d.function);
 }
 
-// Reads the STRATA_TASK_COLUMNS of the current row.
-Result<TaskRecord> read_task(auto& q) {
-  TaskRecord t;
-  t.id = q.next_text();
-  t.policy_name = q.next_text();
-  t.state = q.next_text();
-  t.created_at = q.next_int();
-  t.updated_at = q.next_int();
-  t.finished_at = q.next_int();
-  STRATA_ASSIGN_OR_RETURN(t.policy, q.next_json());
-  STRATA_ASSIGN_OR_RETURN(t.predicate, q.next_json());
-  t.shards_total = q.next_int32();
-  t.shards_done = q.next_int32();
-  t.shards_failed = q.next_int32();
-  t.rows = q.next_int();
-  t.rows_purged = q.next_int();
-  t.bytes_in = q.next_int();
-  t.bytes_out = q.next_int();
-  t.error = q.next_text();
-  return t;
-}
-
-// Reads the STRATA_SHARD_COLUMNS of the current row.
-Result<ShardRecord> read_shard(auto& q) {
-  ShardRecord s;
-  s.task_id = q.next_text();
-  s.index = q.next_int32();
-  s.state = q.next_text();
-  STRATA_ASSIGN_OR_RETURN(s.range, q.next_json());
-  s.estimated_rows = q.next_int();
-  s.rows = q.next_int();
-  s.rows_purged = q.next_int();
-  s.bytes_in = q.next_int();
-  s.bytes_out = q.next_int();
-  s.files = q.next_int32();
-  s.attempts = q.next_int32();
-  s.started_at = q.next_int();
-  s.finished_at = q.next_int();
-  s.error = q.next_text();
-  s.lease_owner = q.next_text();
-  s.lease_until = q.next_int();
-  return s;
-}
-
 // Reads every row of `q` with `read`.
 template <typename Record, typename Reader>
 Result<std::vector<Record>> read_all(auto& q, Reader read) {
@@ -608,7 +565,7 @@ Result<std::optional<TaskRecord>> SqliteStateStore::get_task(const std::string& 
   STRATA_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, statement(sql::kGetTask, kOp));
   Query q(*this, stmt, kOp);
   q.bind(":id", id);
-  return read_one<TaskRecord>(q, [](Query& r) { return read_task(r); });
+  return read_one<TaskRecord>(q, state_rows::task<Query>);
 }
 
 Result<std::vector<TaskRecord>> SqliteStateStore::list_tasks(int limit) {
@@ -617,7 +574,7 @@ Result<std::vector<TaskRecord>> SqliteStateStore::list_tasks(int limit) {
   STRATA_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, statement(sql::kListTasks, kOp));
   Query q(*this, stmt, kOp);
   q.bind(":limit", limit < 0 ? int64_t{-1} : int64_t{limit});  // -1: no limit
-  return read_all<TaskRecord>(q, [](Query& r) { return read_task(r); });
+  return read_all<TaskRecord>(q, state_rows::task<Query>);
 }
 
 Result<std::optional<TaskRecord>> SqliteStateStore::latest_task_in_state(
@@ -626,7 +583,7 @@ Result<std::optional<TaskRecord>> SqliteStateStore::latest_task_in_state(
   STRATA_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, statement(sql::kLatestTaskInState, op));
   Query q(*this, stmt, op);
   q.bind(":policy_name", policy_name).bind(":state", std::string(state));
-  return read_one<TaskRecord>(q, [](Query& r) { return read_task(r); });
+  return read_one<TaskRecord>(q, state_rows::task<Query>);
 }
 
 Result<std::optional<TaskRecord>> SqliteStateStore::latest_unfinished(
@@ -651,7 +608,7 @@ Result<std::optional<ShardRecord>> SqliteStateStore::get_shard_locked(const std:
   STRATA_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, statement(sql::kGetShard, kOp));
   Query q(*this, stmt, kOp);
   q.bind(":task_id", task_id).bind(":index", index);
-  return read_one<ShardRecord>(q, [](Query& r) { return read_shard(r); });
+  return read_one<ShardRecord>(q, state_rows::shard<Query>);
 }
 
 Result<std::vector<ShardRecord>> SqliteStateStore::list_shards(const std::string& task_id) {
@@ -660,7 +617,7 @@ Result<std::vector<ShardRecord>> SqliteStateStore::list_shards(const std::string
   STRATA_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, statement(sql::kListShards, kOp));
   Query q(*this, stmt, kOp);
   q.bind(":task_id", task_id);
-  return read_all<ShardRecord>(q, [](Query& r) { return read_shard(r); });
+  return read_all<ShardRecord>(q, state_rows::shard<Query>);
 }
 
 Result<std::vector<BatchRecord>> SqliteStateStore::list_batches(const std::string& task_id,
@@ -670,17 +627,7 @@ Result<std::vector<BatchRecord>> SqliteStateStore::list_batches(const std::strin
   STRATA_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, statement(sql::kListBatches, kOp));
   Query q(*this, stmt, kOp);
   q.bind(":task_id", task_id).bind(":shard_index", shard);
-  return read_all<BatchRecord>(q, [](Query& r) -> Result<BatchRecord> {
-    BatchRecord b;
-    b.task_id = r.next_text();
-    b.shard = r.next_int32();
-    b.seq = r.next_int32();
-    b.rows = r.next_int();
-    b.bytes_in = r.next_int();
-    b.started_at = r.next_int();
-    b.finished_at = r.next_int();
-    return b;
-  });
+  return read_all<BatchRecord>(q, state_rows::batch<Query>);
 }
 
 Result<std::vector<DeadLetterRecord>> SqliteStateStore::list_dead_letters(int limit) {
@@ -689,16 +636,7 @@ Result<std::vector<DeadLetterRecord>> SqliteStateStore::list_dead_letters(int li
   STRATA_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, statement(sql::kListDeadLetters, kOp));
   Query q(*this, stmt, kOp);
   q.bind(":limit", limit < 0 ? int64_t{-1} : int64_t{limit});
-  return read_all<DeadLetterRecord>(q, [](Query& r) -> Result<DeadLetterRecord> {
-    DeadLetterRecord d;
-    d.function = r.next_text();
-    d.topic = r.next_text();
-    d.event_json = r.next_text();
-    d.attempts = r.next_int32();
-    d.error = r.next_text();
-    d.at = r.next_int();
-    return d;
-  });
+  return read_all<DeadLetterRecord>(q, state_rows::dead_letter<Query>);
 }
 
 std::string shard_name(const std::string& task_id, int index) {
