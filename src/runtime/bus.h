@@ -60,6 +60,10 @@ struct DeadLetter {
 };
 using DeadLetterHandler = std::function<void(const DeadLetter&)>;
 
+// Checks a spec before a bus takes it: a name, a topic, a handler, concurrency and
+// retry.max_attempts of at least 1. The error names the function.
+Status check_function_spec(const FunctionSpec& spec);
+
 class Bus {
  public:
   virtual ~Bus() = default;

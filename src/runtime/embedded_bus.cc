@@ -268,15 +268,7 @@ struct EmbeddedBus::Impl {
   }
 };
 
-EmbeddedBus::EmbeddedBus() : impl_(std::make_unique<Impl>()) {}
-
-EmbeddedBus::~EmbeddedBus() { stop(); }
-
-Status EmbeddedBus::publish(const std::string& topic, Event event) {
-  return impl_->publish(topic, std::move(event));
-}
-
-Status EmbeddedBus::subscribe(FunctionSpec spec) {
+Status check_function_spec(const FunctionSpec& spec) {
   const std::string what = "cannot subscribe function \"" + spec.name + "\"";
   if (spec.name.empty()) return Status::permanent("cannot subscribe: the function has no name");
   if (spec.topic.empty()) return Status::permanent(what + ": no topic");
@@ -289,6 +281,20 @@ Status EmbeddedBus::subscribe(FunctionSpec spec) {
     return Status::permanent(what + ": retry.max_attempts must be at least 1, got " +
                              std::to_string(spec.retry.max_attempts));
   }
+  return Status::ok();
+}
+
+EmbeddedBus::EmbeddedBus() : impl_(std::make_unique<Impl>()) {}
+
+EmbeddedBus::~EmbeddedBus() { stop(); }
+
+Status EmbeddedBus::publish(const std::string& topic, Event event) {
+  return impl_->publish(topic, std::move(event));
+}
+
+Status EmbeddedBus::subscribe(FunctionSpec spec) {
+  const std::string what = "cannot subscribe function \"" + spec.name + "\"";
+  STRATA_TRY(check_function_spec(spec));
   std::lock_guard lock(impl_->mu);
   if (impl_->started || impl_->stopping) {
     return Status::permanent(what + ": subscribe before start()");

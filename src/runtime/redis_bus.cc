@@ -800,17 +800,7 @@ Status RedisBus::publish(const std::string& topic, Event event) {
 
 Status RedisBus::subscribe(FunctionSpec spec) {
   const std::string what = "cannot subscribe function \"" + spec.name + "\"";
-  if (spec.name.empty()) return Status::permanent("cannot subscribe: the function has no name");
-  if (spec.topic.empty()) return Status::permanent(what + ": no topic");
-  if (!spec.handler) return Status::permanent(what + ": no handler");
-  if (spec.concurrency < 1) {
-    return Status::permanent(what + ": concurrency must be at least 1, got " +
-                             std::to_string(spec.concurrency));
-  }
-  if (spec.retry.max_attempts < 1) {
-    return Status::permanent(what + ": retry.max_attempts must be at least 1, got " +
-                             std::to_string(spec.retry.max_attempts));
-  }
+  STRATA_TRY(check_function_spec(spec));
   std::lock_guard lock(impl_->mu);
   if (impl_->started || impl_->stopping) {
     return Status::permanent(what + ": subscribe before start()");
