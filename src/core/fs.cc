@@ -213,4 +213,23 @@ std::string resolve_path(const std::string& base_dir, const std::string& path) {
   return join_path(base_dir, path);
 }
 
+Status check_relative_path(const std::string& owner, const std::string& path, bool prefix) {
+  auto bad = [&](const char* why) {
+    return Status::permanent(owner + ": invalid path '" + path + "' (" + why + ")");
+  };
+  if (path.empty()) return bad("empty");
+  if (path[0] == '/') return bad("must be relative to the target");
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string::npos) end = path.size();
+    std::string_view part(path.data() + start, end - start);
+    const bool last = end == path.size();
+    if (part == "." || part == "..") return bad("no '.' or '..' components");
+    if (part.empty() && !(last && prefix)) return bad("empty component");
+    start = end + 1;
+  }
+  return Status::ok();
+}
+
 }  // namespace strata

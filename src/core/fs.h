@@ -44,6 +44,11 @@ Status write_file_atomic(const std::string& path, std::string_view content);
 // Creates `path` with `content` (durably) only if it does not exist: true when created, false
 // when another writer had created it. Never leaves a partial file under `path`.
 Result<bool> write_file_exclusive(const std::string& path, std::string_view content);
+// Checks a path inside a store (a target's part or document): relative, '/'-separated, no "."
+// or ".." component, no empty component (but a trailing '/' when `prefix`). The error starts with
+// `owner` ("target s3://b/p").
+Status check_relative_path(const std::string& owner, const std::string& path, bool prefix);
+
 Result<std::string> read_file(const std::string& path);
 Status remove_file(const std::string& path);  // ok if missing
 bool path_exists(const std::string& path);

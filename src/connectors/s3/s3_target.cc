@@ -17,6 +17,7 @@
 #include "connectors/s3/s3_client.h"
 #include "core/checksum.h"
 #include "core/env.h"
+#include "core/fs.h"
 #include "core/log.h"
 
 namespace strata {
@@ -520,25 +521,8 @@ class S3Target final : public Target {
   }
 
  private:
-  // Paths are relative, '/'-separated, without "." or ".." components.
   Status check_relative(const std::string& path, bool prefix) const {
-    auto bad = [&](const char* why) {
-      return Status::permanent("target " + loc_.name + ": invalid path '" + path + "' (" + why +
-                               ")");
-    };
-    if (path.empty()) return bad("empty");
-    if (path[0] == '/') return bad("must be relative to the target");
-    size_t start = 0;
-    while (start <= path.size()) {
-      size_t end = path.find('/', start);
-      if (end == std::string::npos) end = path.size();
-      std::string_view part(path.data() + start, end - start);
-      bool last = end == path.size();
-      if (part == "." || part == "..") return bad("no '.' or '..' components");
-      if (part.empty() && !(last && prefix)) return bad("empty component");
-      start = end + 1;
-    }
-    return Status::ok();
+    return check_relative_path("target " + loc_.name, path, prefix);
   }
 
   const Location loc_;
