@@ -119,37 +119,30 @@ std::string temp_beside(const std::string& path) {
   static std::atomic<uint64_t> counter{0};
   return path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
 }
+// Writes `content` durably (fsync) to a fresh temporary name next to `path`; removed on failure.
+Result<std::string> write_temp_beside(const std::string& path, std::string_view content) {
+  std::string tmp = temp_beside(path);
+  STRATA_ASSIGN_OR_RETURN(FileWriter w, FileWriter::create(tmp));
+  Status s = w.write(content.data(), content.size());
+  if (s.is_ok()) s = w.sync();
+  if (s.is_ok()) s = w.close();
+  if (!s.is_ok()) {
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  return tmp;
+}
 }  // namespace
 
 Status write_file_atomic(const std::string& path, std::string_view content) {
-  std::string tmp = temp_beside(path);
-  {
-    STRATA_ASSIGN_OR_RETURN(FileWriter w, FileWriter::create(tmp));
-    Status s = w.write(content.data(), content.size());
-    if (s.is_ok()) s = w.sync();
-    if (s.is_ok()) s = w.close();
-    if (!s.is_ok()) {
-      ::unlink(tmp.c_str());
-      return s;
-    }
-  }
+  STRATA_ASSIGN_OR_RETURN(std::string tmp, write_temp_beside(path, content));
   Status s = rename_durable(tmp, path);
   if (!s.is_ok()) ::unlink(tmp.c_str());
   return s;
 }
 
 Result<bool> write_file_exclusive(const std::string& path, std::string_view content) {
-  std::string tmp = temp_beside(path);
-  {
-    STRATA_ASSIGN_OR_RETURN(FileWriter w, FileWriter::create(tmp));
-    Status s = w.write(content.data(), content.size());
-    if (s.is_ok()) s = w.sync();
-    if (s.is_ok()) s = w.close();
-    if (!s.is_ok()) {
-      ::unlink(tmp.c_str());
-      return s;
-    }
-  }
+  STRATA_ASSIGN_OR_RETURN(std::string tmp, write_temp_beside(path, content));
   // link() fails with EEXIST when the name is taken: the complete file appears, or nothing.
   int rc = ::link(tmp.c_str(), path.c_str());
   int err = errno;
