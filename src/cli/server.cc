@@ -340,18 +340,13 @@ Status serve(const ServeOptions& options) {
     const std::filesystem::path file = state_uri.substr(9);
     if (file.has_parent_path()) std::filesystem::create_directories(file.parent_path());
   }
-  STRATA_ASSIGN_OR_RETURN(std::unique_ptr<StateStore> state, open_state_store(state_uri));
-  STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Bus> bus, open_bus(options.bus_uri));
-  Services services;
-  services.registry = &default_registry();
-  services.state = state.get();
-  if (!options.bus_uri.empty()) services.worker_id = worker_name();  // beside other workers
-  ChainOptions chain;
-  chain.archive_workers = options.archive_workers;
-  chain.purge_workers = options.archive_workers;
-  chain.source_kinds = services.registry->source_kinds();
-  STRATA_TRY(register_chain(*bus, services, chain));
-  STRATA_TRY(bus->start());
+  // Beside workers on a shared bus, this process is one more worker (with leases).
+  STRATA_ASSIGN_OR_RETURN(
+      std::unique_ptr<RunningChain> chain,
+      start_chain(options.bus_uri, state_uri, options.bus_uri.empty() ? "" : worker_name(),
+                  options.archive_workers, options.archive_workers, std::chrono::seconds(30)));
+  StateStore* state = chain->state.get();
+  Bus* bus = chain->bus.get();
 
   Server server(options, *state, *bus);
   httplib::Server http;

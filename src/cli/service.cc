@@ -26,20 +26,35 @@ std::string worker_name() {
   return std::string(buf) + "-" + std::to_string(::getpid());
 }
 
-Status run_worker(const WorkerOptions& options) {
-  STRATA_ASSIGN_OR_RETURN(std::unique_ptr<StateStore> state, open_state_store(options.state_uri));
-  STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Bus> bus, open_bus(options.bus_uri));
-  Services services;
+Result<std::unique_ptr<RunningChain>> start_chain(const std::string& bus_uri,
+                                                  const std::string& state_uri,
+                                                  const std::string& worker_id,
+                                                  int archive_workers, int purge_workers,
+                                                  Micros lease_ttl) {
+  auto chain = std::make_unique<RunningChain>();
+  STRATA_ASSIGN_OR_RETURN(chain->state, open_state_store(state_uri));
+  STRATA_ASSIGN_OR_RETURN(chain->bus, open_bus(bus_uri));
+  Services& services = chain->services;
   services.registry = &default_registry();
-  services.state = state.get();
-  services.worker_id = worker_name();
-  services.lease_ttl = options.lease_ttl;
-  ChainOptions chain;
-  chain.archive_workers = options.archive_workers;
-  chain.purge_workers = options.purge_workers;
-  chain.source_kinds = services.registry->source_kinds();
-  STRATA_TRY(register_chain(*bus, services, chain));
-  STRATA_TRY(bus->start());
+  services.state = chain->state.get();
+  services.worker_id = worker_id;
+  services.lease_ttl = lease_ttl;
+  ChainOptions options;
+  options.archive_workers = archive_workers;
+  options.purge_workers = purge_workers;
+  options.source_kinds = services.registry->source_kinds();
+  STRATA_TRY(register_chain(*chain->bus, services, options));
+  STRATA_TRY(chain->bus->start());
+  return chain;
+}
+
+Status run_worker(const WorkerOptions& options) {
+  STRATA_ASSIGN_OR_RETURN(
+      std::unique_ptr<RunningChain> chain,
+      start_chain(options.bus_uri, options.state_uri, worker_name(), options.archive_workers,
+                  options.purge_workers, options.lease_ttl));
+  const Services& services = chain->services;
+  Bus* bus = chain->bus.get();
   spdlog::info("worker {} on {} with state {}: split, archive ({} at once), purge, status",
                services.worker_id, options.bus_uri, options.state_uri, options.archive_workers);
   while (!stop_requested(options.interrupted)) {

@@ -6,6 +6,8 @@
 #include <string>
 
 #include "cli/local_runner.h"
+#include "functions/services.h"
+#include "runtime/bus.h"
 #include "core/duration.h"
 #include "policy/policy.h"
 
@@ -24,6 +26,21 @@ struct WorkerOptions {
 
 // This process's name among workers: "<hostname>-<pid>" (leases and logs carry it).
 std::string worker_name();
+
+// The whole chain in this process, on a bus and state store opened by URI: every function
+// subscribed (split, archive for every source kind, purge, status) and the bus started. Members
+// are destroyed in reverse order, the bus (stopping its handlers) before what they use.
+struct RunningChain {
+  std::unique_ptr<StateStore> state;
+  Services services;
+  std::unique_ptr<Bus> bus;
+};
+// `worker_id` empty: no shard leases (the only process on its bus).
+Result<std::unique_ptr<RunningChain>> start_chain(const std::string& bus_uri,
+                                                  const std::string& state_uri,
+                                                  const std::string& worker_id,
+                                                  int archive_workers, int purge_workers,
+                                                  Micros lease_ttl);
 
 // Subscribes every function of the chain (split, archive for every source kind, purge, status)
 // and works until interrupted; in-flight events finish, the rest stay on the bus for others.
