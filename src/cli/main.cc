@@ -4,22 +4,25 @@
 
 #include <CLI/CLI.hpp>
 #include <atomic>
-#include <chrono>
-#include <thread>
 #include <cctype>
-#include <cstdlib>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <map>
+#include <thread>
+#include <tuple>
 
 #include "cli/api_client.h"
 #include "cli/demo.h"
 #include "cli/local_runner.h"
-#include "cli/server.h"
-#include "cli/service.h"
 #include "cli/progress.h"
 #include "cli/report.h"
+#include "cli/serve_config.h"
+#include "cli/server.h"
+#include "cli/service.h"
 #include "core/clock.h"
 #include "core/fs.h"
 #include "core/log.h"
@@ -29,6 +32,7 @@
 #include "functions/task.h"
 #include "functions/verify.h"
 #include "policy/policy.h"
+#include "runtime/redis_bus.h"
 
 namespace strata {
 namespace {
@@ -238,12 +242,17 @@ int status_command(const std::string& state_path, const std::string& task_id, bo
   if (task_id.empty()) {
     auto tasks = (*state)->list_tasks(100);
     if (!tasks.is_ok()) return fail(tasks.status());
+    auto pools = (*state)->list_pools();
+    if (!pools.is_ok()) return fail(pools.status());
+    const int64_t now = system_clock().now_micros();
     if (json) {
       Json arr = Json::array();
       for (const TaskRecord& t : *tasks) arr.push_back(task_json(t));
       print_json(arr);
     } else {
       std::fputs(tasks_table(*tasks).c_str(), stdout);
+      const std::string table = pools_table(*pools, now);
+      if (!table.empty()) std::printf("\nworker pools\n%s", table.c_str());
     }
     return 0;
   }
@@ -590,8 +599,8 @@ int submit_remote(const std::string& server, const std::string& token_file,
   } else {
     body["policy"] = policy;
   }
-  auto r = api_call(server, *token, "POST", wait ? "/v1/tasks?wait=1h" : "/v1/tasks", body.dump(),
-                    3700);
+  auto r =
+      api_call(server, *token, "POST", wait ? "/v1/tasks?wait=1h" : "/v1/tasks", body.dump(), 3700);
   if (!r.is_ok()) return fail(r.status());
   if (r->status != 200 && r->status != 202) return remote_error(*r);
   Json task = r->body;
@@ -602,7 +611,7 @@ int submit_remote(const std::string& server, const std::string& token_file,
     if (r->status != 200) return remote_error(*r);
     task = r->body;
     const std::string st = task.value("state", "");
-    if (st == "succeeded" || st == "failed") break;
+    if (task_finished(st)) break;
     std::this_thread::sleep_for(std::chrono::seconds(1));
   }
   if (json) {
@@ -627,6 +636,15 @@ int status_remote(const std::string& server, const std::string& token_file,
     for (const Json& t : r->body.value("tasks", Json::array())) {
       std::printf("%s\n", remote_task_line(t).c_str());
     }
+    auto pools = api_call(server, *token, "GET", "/v1/pools");
+    if (pools.is_ok() && pools->status == 200) {
+      for (const Json& p : pools->body.value("pools", Json::array())) {
+        std::printf("pool %s  %s  replicas %d (%d..%d)  backlog %lld\n",
+                    p.value("function", "").c_str(), p.value("worker", "").c_str(),
+                    p.value("replicas", 0), p.value("min", 0), p.value("max", 0),
+                    static_cast<long long>(p.value("backlog", int64_t{0})));
+      }
+    }
   } else {
     std::printf("%s\n", remote_task_line(r->body).c_str());
     for (const Json& s : r->body.value("shard_list", Json::array())) {
@@ -635,6 +653,49 @@ int status_remote(const std::string& server, const std::string& token_file,
                   human_count(s.value("rows_purged", int64_t{0})).c_str(),
                   s.value("error", "").empty() ? "" : ("  " + s.value("error", "")).c_str());
     }
+  }
+  return 0;
+}
+
+// strata cancel / strata retry: through a server's API, or straight on the state store (and,
+// for retry, the bus) of the workers.
+struct TaskActionArgs {
+  std::string task, server, token_file, state, bus;
+  bool json = false;
+};
+
+int task_action_command(const std::string& action, const TaskActionArgs& a) {
+  Json task;
+  if (!a.server.empty()) {
+    auto token = api_token(a.token_file);
+    if (!token.is_ok()) return fail(token.status());
+    auto r = api_call(a.server, *token, "POST", "/v1/tasks/" + a.task + "/" + action, "{}");
+    if (!r.is_ok()) return fail(r.status());
+    if (r->status != 202) return remote_error(*r);
+    task = r->body;
+  } else {
+    if (a.state.empty() || (action == "retry" && a.bus.empty())) {
+      return fail(Status::permanent("strata " + action + " needs --server URL, or --state" +
+                                    (action == "retry" ? " and --bus" : "") + " of the workers"));
+    }
+    auto state = open_state(a.state);
+    if (!state.is_ok()) return fail(state.status());
+    TaskAction result;
+    if (action == "cancel") {
+      result = cancel_task(**state, a.task);
+    } else {
+      auto bus = open_bus(a.bus);
+      if (!bus.is_ok()) return fail(bus.status());
+      result = retry_task(**state, **bus, a.task);
+      result.task.state = "retrying";
+    }
+    if (result.code != 202) return fail(Status::permanent(result.error));
+    task = task_json(result.task);
+  }
+  if (a.json) {
+    print_json(task);
+  } else {
+    std::printf("%s\n", remote_task_line(task).c_str());
   }
   return 0;
 }
@@ -668,46 +729,99 @@ int main(int argc, char** argv) {
   run->add_flag("--new", run_args.new_task, "Start a new task even if one is unfinished");
   run->add_option("--state", run_args.state_path, "State store (SQLite)")->capture_default_str();
 
+  // Options shared by `strata worker` and `strata serve`; flags override the --config file.
+  struct ChainFlags {
+    std::string config, bus, state, functions, lease_ttl, poll, cooldown;
+    std::vector<std::string> pools;
+    int archive_workers = 0, purge_workers = 0;
+    bool fixed = false;
+  };
+  auto add_chain_flags = [](CLI::App* cmd, ChainFlags& f, bool worker) {
+    cmd->add_option("--config", f.config,
+                    "strata.yaml with these settings (docs/serve.md); flags override it");
+    cmd->add_option(
+        "--bus", f.bus,
+        worker ? "Bus: redis://host:port[/db]" : "Bus: redis://... (default: in-process)");
+    cmd->add_option("--state", f.state, "State store: postgres://... or sqlite://PATH");
+    cmd->add_option("--functions", f.functions,
+                    "Functions to run here: split,archive,purge,status (or archive-<kind>); "
+                    "default all");
+    cmd->add_option("--archive-workers", f.archive_workers,
+                    "Shards archived at once per source kind (archive pools' max; default 2)");
+    cmd->add_option("--purge-workers", f.purge_workers, "Shards purged at once (default 2)");
+    cmd->add_option("--pool", f.pools,
+                    "Pool bounds FUNCTION=MIN:MAX, e.g. archive=0:4 (repeatable; min default 0)");
+    cmd->add_option("--poll", f.poll, "How often pools read their backlog (default 1s)");
+    cmd->add_option(
+        "--cooldown", f.cooldown,
+        "Backlog-free time before a pool scales down, to zero with min 0 (default 30s)");
+    cmd->add_flag("--fixed-replicas", f.fixed,
+                  "No scaling: archive-workers / purge-workers / 1 replicas all the time");
+    cmd->add_option("--lease-ttl", f.lease_ttl,
+                    "How long a dead worker's shard waits before another takes it (default 30s)");
+  };
+  // The config file (if any) with the flags on top.
+  auto chain_config = [](const ChainFlags& f, ServeConfig& c) -> Result<ChainConfig> {
+    if (!f.config.empty()) {
+      STRATA_ASSIGN_OR_RETURN(c, load_serve_config(f.config));
+    }
+    if (!f.bus.empty()) c.bus = f.bus;
+    if (!f.state.empty()) c.state = f.state;
+    if (!f.functions.empty()) c.functions = f.functions;
+    if (f.archive_workers > 0) c.archive_workers = f.archive_workers;
+    if (f.purge_workers > 0) c.purge_workers = f.purge_workers;
+    if (f.fixed) c.pools.enabled = false;
+    for (auto [flag, text, field] : {std::tuple<const char*, const std::string*, Micros*>{
+                                         "--lease-ttl", &f.lease_ttl, &c.lease_ttl},
+                                     {"--poll", &f.poll, &c.pools.poll},
+                                     {"--cooldown", &f.cooldown, &c.pools.cooldown}}) {
+      if (text->empty()) continue;
+      auto d = parse_duration(*text);
+      if (!d.is_ok() || d->count() <= 0) {
+        return Status::permanent(std::string(flag) + " '" + *text +
+                                 "': expected a duration such as 30s or 500ms");
+      }
+      *field = *d;
+    }
+    if (c.lease_ttl < std::chrono::seconds(1)) {
+      return Status::permanent("--lease-ttl must be at least 1s");
+    }
+    STRATA_ASSIGN_OR_RETURN(ChainConfig chain, chain_config_of(c));
+    if (!f.pools.empty() && !chain.pools) {
+      return Status::permanent("--pool needs pools to scale (drop --fixed-replicas)");
+    }
+    for (const std::string& p : f.pools) STRATA_TRY(parse_pool(p, chain.pools->bounds));
+    return chain;
+  };
+
   WorkerOptions worker_opts;
   worker_opts.interrupted = &g_interrupted;
+  ChainFlags worker_flags;
   auto* worker = app.add_subcommand(
       "worker", "Run the functions on a shared bus and state store until stopped (SIGTERM)");
-  worker->add_option("--bus", worker_opts.bus_uri, "Bus: redis://host:port[/db]")->required();
-  worker->add_option("--state", worker_opts.state_uri, "State store: postgres://... or sqlite://")
-      ->required();
-  worker->add_option("--archive-workers", worker_opts.archive_workers,
-                     "Shards archived at once per source kind")
-      ->capture_default_str();
-  std::string worker_lease = "30s";
-  worker->add_option("--lease-ttl", worker_lease,
-                     "How long a dead worker's shard waits before another takes it")
-      ->capture_default_str();
+  add_chain_flags(worker, worker_flags, true);
 
   ServeOptions serve_opts;
   serve_opts.interrupted = &g_interrupted;
-  std::string serve_token_file;
+  ChainFlags serve_flags;
+  std::string serve_token_file, serve_listen, serve_policies;
   auto* serve_cmd = app.add_subcommand(
       "serve", "The HTTP API (submit, wait, status) with the chain in-process, until SIGTERM");
-  serve_cmd->add_option("--listen", serve_opts.listen, "HOST:PORT (port 0: any free port)")
-      ->capture_default_str();
+  serve_cmd->add_option("--listen", serve_listen,
+                        "HOST:PORT (port 0: any free port; default 127.0.0.1:8470)");
   serve_cmd->add_option("--token-file", serve_token_file,
                         "File holding the bearer token (else $STRATA_TOKEN)");
-  serve_cmd->add_option("--policies", serve_opts.policies_dir, "Directory of policy files")
-      ->capture_default_str();
-  serve_cmd->add_option("--state", serve_opts.state_uri, "State store: sqlite://PATH or postgres://")
-      ->capture_default_str();
-  serve_cmd->add_option("--bus", serve_opts.bus_uri, "Bus: redis://... (default: in-process)");
-  serve_cmd->add_option("--archive-workers", serve_opts.archive_workers,
-                        "Shards archived at once per source kind")
-      ->capture_default_str();
+  serve_cmd->add_option("--policies", serve_policies, "Directory of policy files (default .)");
+  add_chain_flags(serve_cmd, serve_flags, false);
 
   SubmitOptions submit_opts;
   std::string submit_policy;
   bool submit_json = false;
   auto* submit = app.add_subcommand("submit", "Ask the workers on a bus for a task of a policy");
   std::string submit_server, submit_token_file;
-  submit->add_option("policy", submit_policy,
-                     "Policy file (YAML), or with --server a policy name the server knows")
+  submit
+      ->add_option("policy", submit_policy,
+                   "Policy file (YAML), or with --server a policy name the server knows")
       ->required();
   submit->add_option("--server", submit_server, "A strata serve: http://host:port");
   submit->add_option("--token-file", submit_token_file, "Its bearer token (else $STRATA_TOKEN)");
@@ -733,6 +847,23 @@ int main(int argc, char** argv) {
   std::string status_server, status_token_file;
   status->add_option("--server", status_server, "Ask a strata serve instead: http://host:port");
   status->add_option("--token-file", status_token_file, "Its bearer token (else $STRATA_TOKEN)");
+
+  std::map<std::string, TaskActionArgs> action_args;
+  std::map<std::string, CLI::App*> action_cmds;
+  for (const char* action : {"cancel", "retry"}) {
+    TaskActionArgs& a = action_args[action];
+    CLI::App* cmd = app.add_subcommand(
+        action, std::string(action) == "cancel"
+                    ? "Stop a running task (its shards stop within about a second)"
+                    : "Run a failed or cancelled task's unfinished shards again");
+    cmd->add_option("task", a.task, "Task id")->required();
+    cmd->add_option("--server", a.server, "A strata serve: http://host:port");
+    cmd->add_option("--token-file", a.token_file, "Its bearer token (else $STRATA_TOKEN)");
+    cmd->add_option("--state", a.state, "Or the workers' state store (URI or SQLite path)");
+    cmd->add_option("--bus", a.bus, "and their bus (retry): redis://host:port[/db]");
+    cmd->add_flag("--json", a.json, "Print JSON");
+    action_cmds[action] = cmd;
+  }
 
   std::string verify_target_uri;
   bool verify_json = false, verify_deep = false;
@@ -789,6 +920,8 @@ int main(int argc, char** argv) {
   demo->add_flag("--no-run", demo_no_run, "Only generate the database and the policy");
 
   auto* docs = app.add_subcommand("policy-reference", "Print the reference of every policy key");
+  auto* config_docs = app.add_subcommand(
+      "config-reference", "Print the reference of strata.yaml (strata serve/worker --config)");
 
   try {
     app.parse(argc, argv);
@@ -801,19 +934,29 @@ int main(int argc, char** argv) {
 
   if (*run) return run_command(run_args);
   if (*serve_cmd) {
-    auto token = api_token(serve_token_file);
+    ServeConfig config;
+    auto chain = chain_config(serve_flags, config);
+    if (!chain.is_ok()) return fail(chain.status());
+    serve_opts.chain = *chain;
+    serve_opts.listen = serve_listen.empty() ? config.listen : serve_listen;
+    serve_opts.policies_dir = serve_policies.empty() ? config.policies : serve_policies;
+    auto token = api_token(serve_token_file.empty() ? config.token_file : serve_token_file);
     if (!token.is_ok()) return fail(token.status());
     serve_opts.token = *token;
     Status st = serve(serve_opts);
     return st.is_ok() ? 0 : fail(st);
   }
   if (*worker) {
-    auto ttl = parse_duration(worker_lease);
-    if (!ttl.is_ok() || ttl->count() < 1000000) {
-      return fail(Status::permanent("--lease-ttl '" + worker_lease +
-                                    "': expected a duration of at least 1s, e.g. 30s"));
+    ServeConfig config;
+    config.state.clear();
+    auto chain = chain_config(worker_flags, config);
+    if (!chain.is_ok()) return fail(chain.status());
+    if (chain->bus_uri.empty() || chain->state_uri.empty()) {
+      return fail(Status::permanent(
+          "strata worker needs --bus redis://... and --state postgres://... (or both in "
+          "--config)"));
     }
-    worker_opts.lease_ttl = *ttl;
+    worker_opts.chain = *chain;
     return worker_command(worker_opts);
   }
   if (*submit) {
@@ -834,12 +977,19 @@ int main(int argc, char** argv) {
     }
     return status_command(status_state, status_task, status_json);
   }
+  for (const auto& [action, cmd] : action_cmds) {
+    if (*cmd) return task_action_command(action, action_args[action]);
+  }
   if (*verify) return verify_command(verify_target_uri, verify_deep, verify_json);
   if (*ls) return ls_command(ls_target_uri, ls_dataset, ls_files, ls_json);
   if (*restore) return restore_command(restore_args);
   if (*demo) return demo_command(demo_rows, demo_dir, demo_json, demo_no_run);
   if (*docs) {
     std::fputs(policy_reference_markdown().c_str(), stdout);
+    return 0;
+  }
+  if (*config_docs) {
+    std::fputs(serve_config_reference_markdown().c_str(), stdout);
     return 0;
   }
   return kExitUsage;

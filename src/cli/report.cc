@@ -23,9 +23,13 @@ std::string human_bytes(int64_t bytes) {
 }
 
 std::string human_count(int64_t n) {
-  std::string s = std::to_string(n < 0 ? -n : n);
-  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<size_t>(i), ",");
-  return n < 0 ? "-" + s : s;
+  const std::string digits = std::to_string(n < 0 ? -n : n);
+  std::string out = n < 0 ? "-" : "";
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out.push_back(',');
+    out.push_back(digits[i]);
+  }
+  return out;
 }
 
 std::string render_table(const std::vector<std::vector<std::string>>& rows) {
@@ -153,6 +157,36 @@ std::string tasks_table(const std::vector<TaskRecord>& tasks) {
                     span(t.created_at, t.finished_at ? t.finished_at : t.updated_at), err});
   }
   return render_table(rows);
+}
+
+std::string pools_table(const std::vector<PoolRecord>& pools, int64_t now) {
+  std::vector<std::vector<std::string>> rows = {
+      {"FUNCTION", "WORKER", "REPLICAS", "MIN", "MAX", "BACKLOG", "SEEN"}};
+  for (const PoolRecord& p : pools) {
+    if (now - p.updated_at > kPoolStaleMicros) continue;
+    std::string seen = span(p.updated_at, now);
+    seen.append(" ago");
+    rows.push_back({p.function, p.worker, std::to_string(p.replicas),
+                    std::to_string(p.min_replicas), std::to_string(p.max_replicas),
+                    std::to_string(p.backlog), seen});
+  }
+  if (rows.size() == 1) return "";
+  return render_table(rows);
+}
+
+Json pools_json(const std::vector<PoolRecord>& pools, int64_t now) {
+  Json arr = Json::array();
+  for (const PoolRecord& p : pools) {
+    if (now - p.updated_at > kPoolStaleMicros) continue;
+    arr.push_back(Json{{"function", p.function},
+                       {"worker", p.worker},
+                       {"replicas", p.replicas},
+                       {"min", p.min_replicas},
+                       {"max", p.max_replicas},
+                       {"backlog", p.backlog},
+                       {"updated_at", p.updated_at}});
+  }
+  return arr;
 }
 
 namespace {

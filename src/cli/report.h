@@ -20,6 +20,12 @@ std::string task_detail(const TaskRecord& task, const std::vector<ShardRecord>& 
 Json task_detail_json(const TaskRecord& task, const std::vector<ShardRecord>& shards,
                       const std::vector<std::vector<BatchRecord>>& batches);
 
+// Pools of live workers (updated within the last 30 s; older rows belong to workers that died
+// without removing theirs): a table for `strata status`, JSON for the API.
+inline constexpr int64_t kPoolStaleMicros = 30000000;
+std::string pools_table(const std::vector<PoolRecord>& pools, int64_t now);
+Json pools_json(const std::vector<PoolRecord>& pools, int64_t now);
+
 // "1.5 MB", "980 B", with decimal units.
 std::string human_bytes(int64_t bytes);
 std::string human_count(int64_t n);

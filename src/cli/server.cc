@@ -3,9 +3,9 @@
 #include <httplib.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
 #include <cstdio>
-#include <cctype>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -76,7 +76,7 @@ class Server {
     if (auto it = submitted_.find(policy.name); it != submitted_.end()) {
       auto t = state_.get_task(it->second);
       if (!t.is_ok()) return {503, "", t.status().message()};
-      if (!*t || ((*t)->state != "succeeded" && (*t)->state != "failed")) running = it->second;
+      if (!*t || !task_finished((*t)->state)) running = it->second;
     }
     if (running.empty()) {
       auto t = state_.latest_unfinished(policy.name);
@@ -119,8 +119,8 @@ class Server {
         if (!due) continue;
         Enqueued q = enqueue(*policy);
         if (q.status == 202) {
-          spdlog::info("schedule '{}' of policy {}: task {} queued", policy->schedule,
-                       policy->name, q.task_id);
+          spdlog::info("schedule '{}' of policy {}: task {} queued", policy->schedule, policy->name,
+                       q.task_id);
         } else if (q.status == 409) {
           spdlog::info("schedule '{}' of policy {}: skipped, task {} is unfinished",
                        policy->schedule, policy->name, q.task_id);
@@ -163,12 +163,15 @@ class Server {
         error(res, 503, "the state store does not answer: " + tasks.status().message());
       }
     });
-    http.Get("/v1/policies", [this](const httplib::Request&, httplib::Response& res) {
-      list_policies(res);
+    http.Get("/v1/policies",
+             [this](const httplib::Request&, httplib::Response& res) { list_policies(res); });
+    http.Get("/v1/pools", [this](const httplib::Request&, httplib::Response& res) {
+      auto pools = state_.list_pools();
+      if (!pools.is_ok()) return error(res, 503, pools.status().message());
+      reply(res, 200, Json{{"pools", pools_json(*pools, system_clock().now_micros())}});
     });
-    http.Post("/v1/tasks", [this](const httplib::Request& req, httplib::Response& res) {
-      submit(req, res);
-    });
+    http.Post("/v1/tasks",
+              [this](const httplib::Request& req, httplib::Response& res) { submit(req, res); });
     http.Get("/v1/tasks", [this](const httplib::Request&, httplib::Response& res) {
       auto tasks = state_.list_tasks(kMaxTasksListed);
       if (!tasks.is_ok()) return error(res, 503, tasks.status().message());
@@ -180,6 +183,16 @@ class Server {
              [this](const httplib::Request& req, httplib::Response& res) {
                task_detail(req.matches[1], res);
              });
+    http.Post(R"(/v1/tasks/([A-Za-z0-9_.-]+)/cancel)",
+              [this](const httplib::Request& req, httplib::Response& res) {
+                answer(res, cancel_task(state_, req.matches[1]));
+              });
+    http.Post(R"(/v1/tasks/([A-Za-z0-9_.-]+)/retry)",
+              [this](const httplib::Request& req, httplib::Response& res) {
+                TaskAction a = retry_task(state_, bus_, req.matches[1]);
+                if (a.code == 202) a.task.state = "retrying";
+                answer(res, a);
+              });
     http.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
       if (!res.body.empty()) return;
       if (res.status == 413) return error(res, 413, "request body over 1 MiB");
@@ -253,8 +266,9 @@ class Server {
     if (req.has_param("wait")) {
       auto d = parse_duration(req.get_param_value("wait"));
       if (!d.is_ok() || d->count() < 0 || *d > std::chrono::hours(1)) {
-        return error(res, 400, "wait='" + req.get_param_value("wait") +
-                                   "' is not a duration up to 1h (e.g. wait=60s)");
+        return error(res, 400,
+                     "wait='" + req.get_param_value("wait") +
+                         "' is not a duration up to 1h (e.g. wait=60s)");
       }
       wait = *d;
     }
@@ -266,11 +280,11 @@ class Server {
 
     Enqueued q = enqueue(*policy);
     if (q.status == 409) {
-      return reply(res, 409,
-                   Json{{"error", "policy '" + policy->name + "' has an unfinished task " +
-                                      q.task_id + "; wait for it (GET /v1/tasks/" + q.task_id +
-                                      ")"},
-                        {"task_id", q.task_id}});
+      return reply(
+          res, 409,
+          Json{{"error", "policy '" + policy->name + "' has an unfinished task " + q.task_id +
+                             "; wait for it (GET /v1/tasks/" + q.task_id + ")"},
+               {"task_id", q.task_id}});
     }
     if (q.status != 202) return error(res, q.status, q.error);
     const std::string task_id = q.task_id;
@@ -282,7 +296,7 @@ class Server {
     const auto deadline = std::chrono::steady_clock::now() + *wait;
     for (;;) {
       auto t = state_.get_task(task_id);
-      if (t.is_ok() && *t && ((*t)->state == "succeeded" || (*t)->state == "failed")) {
+      if (t.is_ok() && *t && task_finished((*t)->state)) {
         return reply(res, 200, task_json(**t));
       }
       if (std::chrono::steady_clock::now() >= deadline ||
@@ -292,6 +306,15 @@ class Server {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
+  }
+
+  static void answer(httplib::Response& res, const TaskAction& a) {
+    if (a.code != 202) {
+      Json body{{"error", a.error}};
+      if (!a.task.id.empty()) body["state"] = a.task.state;
+      return reply(res, a.code, body);
+    }
+    reply(res, 202, task_json(a.task));
   }
 
   void task_detail(const std::string& id, httplib::Response& res) {
@@ -335,16 +358,14 @@ Status serve(const ServeOptions& options) {
   if (!std::filesystem::is_directory(options.policies_dir)) {
     return Status::permanent("--policies " + options.policies_dir + " is not a directory");
   }
-  std::string state_uri = options.state_uri;
-  if (state_uri.rfind("sqlite://", 0) == 0) {
-    const std::filesystem::path file = state_uri.substr(9);
+  ChainConfig config = options.chain;
+  if (config.state_uri.rfind("sqlite://", 0) == 0) {
+    const std::filesystem::path file = config.state_uri.substr(9);
     if (file.has_parent_path()) std::filesystem::create_directories(file.parent_path());
   }
   // Beside workers on a shared bus, this process is one more worker (with leases).
-  STRATA_ASSIGN_OR_RETURN(
-      std::unique_ptr<RunningChain> chain,
-      start_chain(options.bus_uri, state_uri, options.bus_uri.empty() ? "" : worker_name(),
-                  options.archive_workers, options.archive_workers, std::chrono::seconds(30)));
+  if (!config.bus_uri.empty() && config.worker_id.empty()) config.worker_id = worker_name();
+  STRATA_ASSIGN_OR_RETURN(std::unique_ptr<RunningChain> chain, start_chain(config));
   StateStore* state = chain->state.get();
   Bus* bus = chain->bus.get();
 
@@ -358,7 +379,7 @@ Status serve(const ServeOptions& options) {
     bound = http.bind_to_port(host, static_cast<int>(*port)) ? static_cast<int>(*port) : -1;
   }
   if (bound <= 0) {
-    bus->stop();
+    chain->stop();
     return Status::permanent("cannot listen on " + options.listen +
                              " (in use, or not an address of this machine)");
   }
@@ -375,7 +396,7 @@ Status serve(const ServeOptions& options) {
   scheduler.join();
   http.stop();
   listener.join();
-  bus->stop();
+  chain->stop();
   return Status::ok();
 }
 

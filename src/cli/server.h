@@ -3,6 +3,7 @@
 //   GET  /healthz                 200 while the process runs (no token)
 //   GET  /readyz                  200 when the state store answers, else 503 (no token)
 //   GET  /v1/policies             the policies in the policy directory
+//   GET  /v1/pools                every worker's pools: function, replicas, min, max, backlog
 //   POST /v1/tasks                {"policy": "NAME"} or {"inline": "<policy YAML>"}: 202 with
 //                                 the task id; ?wait=60s holds the request until the task ends
 //                                 and answers 200 with its report (202 if it has not ended)
@@ -19,6 +20,7 @@
 #include <atomic>
 #include <string>
 
+#include "cli/service.h"
 #include "core/status.h"
 
 namespace strata {
@@ -27,9 +29,7 @@ struct ServeOptions {
   std::string listen = "127.0.0.1:8470";  // HOST:PORT; port 0 picks a free one
   std::string token;                      // required
   std::string policies_dir = ".";
-  std::string bus_uri;  // "" = the in-process bus
-  std::string state_uri = "sqlite://.strata/state.db";
-  int archive_workers = 2;
+  ChainConfig chain;  // bus "" = the in-process bus; worker_id is set here when the bus is shared
   const std::atomic<bool>* interrupted = nullptr;  // SIGTERM: stop taking requests, then exit
 };
 

@@ -61,9 +61,8 @@ class ShardLease {
   }
 
   Result<bool> claim() {
-    STRATA_ASSIGN_OR_RETURN(held_,
-                            svc_.state->claim_shard(task_id_, index_, svc_.worker_id,
-                                                    svc_.lease_ttl));
+    STRATA_ASSIGN_OR_RETURN(
+        held_, svc_.state->claim_shard(task_id_, index_, svc_.worker_id, svc_.lease_ttl));
     renewed_ = svc_.clock->now_micros();
     return held_;
   }
@@ -111,6 +110,12 @@ Status archive(Services& svc, Context& ctx, const Event& ev) {
                                " is being archived by another worker (it holds the lease)");
     }
   }
+  CancelWatch cancel(svc, w.task_id);
+  auto stop_cancelled = [&] {
+    spdlog::info("shard {}: its task was cancelled; stopped", subject);
+    return status(kShardCancelled, Json{{"finished_at", svc.clock->now_micros()}});
+  };
+  if (cancel.cancelled()) return stop_cancelled();
   const int64_t started_at = svc.clock->now_micros();
   STRATA_TRY(status(kShardStarted, Json{{"attempt", ctx.attempt()}, {"started_at", started_at}}));
 
@@ -170,8 +175,8 @@ Status archive(Services& svc, Context& ctx, const Event& ev) {
       return read.status();
     }
     // The next batch is read while this one is encoded and written.
-    std::unique_ptr<BatchReader> reader = prefetching(
-        paced(std::move(read).value(), w.policy.throttle.sleep_coef), schema);
+    std::unique_ptr<BatchReader> reader =
+        prefetching(paced(std::move(read).value(), w.policy.throttle.sleep_coef), schema);
     auto throttle = svc.throttles.get(w.task_id + "/read", w.policy.throttle.rows_per_second);
     LagGate lag(*source, w.policy.throttle.max_replication_lag, "archive of shard " + subject);
     Batch batch(schema);
@@ -179,6 +184,10 @@ Status archive(Services& svc, Context& ctx, const Event& ev) {
       if (ctx.cancelled()) {
         abort_all();
         return Status::cancelled("shard " + subject + " stopped before it finished");
+      }
+      if (cancel.cancelled()) {
+        abort_all();
+        return stop_cancelled();
       }
       const int64_t batch_started = svc.clock->now_micros();
       auto more = reader->next(batch);

@@ -22,6 +22,13 @@ Status purge(Services& svc, Context& ctx, const Event& ev) {
     return ctx.send(kTopicStatus, make_event(type, "strata/purge", subject, std::move(data), &ev));
   };
 
+  CancelWatch cancel(svc, w.task_id);
+  auto stop_cancelled = [&] {
+    spdlog::info("purge of shard {}: its task was cancelled; stopped", subject);
+    return status(kShardCancelled, Json{{"finished_at", svc.clock->now_micros()}});
+  };
+  if (cancel.cancelled()) return stop_cancelled();
+
   // Safety rule 1: only keys in a committed manifest whose files verify are deleted.
   std::unique_ptr<Target> first_target;
   std::optional<ShardManifest> manifest;
@@ -60,17 +67,22 @@ Status purge(Services& svc, Context& ctx, const Event& ev) {
   LagGate lag(*source, w.policy.throttle.max_replication_lag, "purge of shard " + subject);
   Pacer pacer(w.policy.throttle.sleep_coef);
   int64_t deleted = 0, seen = 0;
+  bool task_cancelled = false;
   double last_progress = monotonic_seconds();
   for (const ManifestFile& f : manifest->files) {
     Status s = read_columns(
         *first_target, *manifest, f, manifest->key_columns, txn_rows,
         [&](const Batch& keys) -> Status {
           if (ctx.cancelled()) return Status::cancelled("purge of shard " + subject + " stopped");
+          if (cancel.cancelled()) {
+            task_cancelled = true;
+            return Status::cancelled("purge of shard " + subject + ": its task was cancelled");
+          }
           throttle->acquire(static_cast<int64_t>(keys.num_rows()));
           STRATA_TRY(lag.wait([&] { return ctx.cancelled(); }));
           STRATA_ASSIGN_OR_RETURN(uint64_t n, pacer.run([&] {
-                                    return source->delete_keys(w.predicate, w.shard, keys);
-                                  }));
+            return source->delete_keys(w.predicate, w.shard, keys);
+          }));
           deleted += static_cast<int64_t>(n);
           seen += static_cast<int64_t>(keys.num_rows());
           if (monotonic_seconds() - last_progress > 0.5) {
@@ -80,6 +92,7 @@ Status purge(Services& svc, Context& ctx, const Event& ev) {
           if (w.policy.purge.sleep.count() > 0) std::this_thread::sleep_for(w.policy.purge.sleep);
           return Status::ok();
         });
+    if (task_cancelled) return stop_cancelled();
     if (!s.is_ok()) return s.with_context("purge of shard " + subject);
   }
   if (deleted < seen) {

@@ -38,9 +38,9 @@ struct RestoreOptions {
 };
 
 struct RestoreReport {
-  int files_total = 0;    // files of the dataset
-  int files_read = 0;     // after pruning by time span
-  int files_skipped = 0;  // pruned
+  int files_total = 0;          // files of the dataset
+  int files_read = 0;           // after pruning by time span
+  int files_skipped = 0;        // pruned
   uint64_t groups_skipped = 0;  // Parquet row groups pruned by their statistics
   uint64_t rows_read = 0;
   uint64_t rows_matched = 0;   // passed the filter

@@ -5,8 +5,8 @@
 #include <string>
 
 #include "connectors/registry.h"
-#include "core/duration.h"
 #include "core/clock.h"
+#include "core/duration.h"
 #include "functions/throttle.h"
 #include "runtime/state_store.h"
 
@@ -39,5 +39,23 @@ inline constexpr const char* kPurgeRequested = "strata.purge.requested";
 inline constexpr const char* kPurgeProgress = "strata.purge.progress";
 inline constexpr const char* kShardPurged = "strata.shard.purged";
 inline constexpr const char* kShardFailed = "strata.shard.failed";
+// A shard stopped because its task was cancelled (its files stay uncommitted, its rows unpurged).
+inline constexpr const char* kShardCancelled = "strata.shard.cancelled";
+
+// Whether a task was cancelled (strata cancel, POST /v1/tasks/{id}/cancel): archive and purge
+// ask before they start and between batches. The state store is read at most once a second;
+// without a state store nothing is ever cancelled.
+class CancelWatch {
+ public:
+  CancelWatch(const Services& svc, std::string task_id);
+  // True once the task's state is "cancelled". A failed read is not a cancel (logged).
+  bool cancelled();
+
+ private:
+  const Services& svc_;
+  const std::string task_id_;
+  double checked_at_ = -1;
+  bool cancelled_ = false;
+};
 
 }  // namespace strata

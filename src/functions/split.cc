@@ -27,11 +27,11 @@ Result<std::string> task_id_of_request(const Json& d) {
     return Status::permanent("task request needs a string 'task_id'");
   }
   const std::string id = d["task_id"].get<std::string>();
-  const bool ok = !id.empty() && id.size() <= 100 && id[0] != '.' &&
-                  std::all_of(id.begin(), id.end(), [](char c) {
-                    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' ||
-                           c == '.';
-                  });
+  const bool ok =
+      !id.empty() && id.size() <= 100 && id[0] != '.' &&
+      std::all_of(id.begin(), id.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+      });
   if (!ok) {
     return Status::permanent("task id '" + id +
                              "' may hold only letters, digits, '_', '-' and '.' (up to 100)");
@@ -62,6 +62,11 @@ Status split(Services& svc, Context& ctx, const Event& ev) {
   }
 
   STRATA_ASSIGN_OR_RETURN(std::optional<TaskRecord> existing, svc.state->get_task(task_id));
+  if (existing && existing->state == "cancelled" && !d.value("retry", false)) {
+    spdlog::info("task {} was cancelled: its request is not run (retry it to run it again)",
+                 task_id);
+    return Status::ok();
+  }
   std::vector<Shard> todo;
   Predicate predicate;
   if (existing && !existing->predicate.empty()) {
@@ -70,7 +75,7 @@ Status split(Services& svc, Context& ctx, const Event& ev) {
     STRATA_ASSIGN_OR_RETURN(std::vector<ShardRecord> shards, svc.state->list_shards(task_id));
     for (ShardRecord r : shards) {
       if (r.state == "done") continue;
-      if (r.state == "failed") {
+      if (r.state == "failed" || r.state == "cancelled") {
         // Pending again before the task is running again: a failed shard is terminal, and a
         // task whose shards are all terminal would be finished (as failed) by the next fold.
         r.state = "pending";
@@ -150,6 +155,11 @@ Handler make_split_handler(Services& services) {
 Event make_task_request(const std::string& task_id, const Policy& policy) {
   return make_event(kTaskRequested, "strata/cli", task_id,
                     Json{{"task_id", task_id}, {"policy", policy.to_json()}});
+}
+
+Event make_retry_request(const TaskRecord& task) {
+  return make_event(kTaskRequested, "strata/cli", task.id,
+                    Json{{"task_id", task.id}, {"policy", task.policy}, {"retry", true}});
 }
 
 }  // namespace strata

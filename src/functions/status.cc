@@ -16,12 +16,12 @@ int rank(const std::string& state) {
   if (state == "archived") return 2;
   if (state == "purging") return 3;
   if (state == "done") return 4;
-  return -1;  // failed: any new attempt may replace it
+  return -1;  // failed or cancelled: any new attempt may replace it
 }
 
 bool advance(ShardRecord& shard, const std::string& to) {
   if (shard.state == "done") return false;
-  if (to == "failed" || rank(to) >= rank(shard.state)) {
+  if (rank(to) < 0 || rank(to) >= rank(shard.state)) {
     shard.state = to;
     return true;
   }
@@ -47,7 +47,8 @@ Result<Totals> totals_of(Services& svc, const std::string& task_id) {
     if (s.state == "done") ++t.done;
     if (s.state == "failed") {
       ++t.failed;
-      if (t.first_error.empty()) t.first_error = "shard " + std::to_string(s.index) + ": " + s.error;
+      if (t.first_error.empty())
+        t.first_error = "shard " + std::to_string(s.index) + ": " + s.error;
     }
     t.rows += s.rows;
     t.rows_purged += s.rows_purged;
@@ -57,30 +58,33 @@ Result<Totals> totals_of(Services& svc, const std::string& task_id) {
   return t;
 }
 
-// Recomputes the task's totals from its shards and finishes it when every shard is terminal.
-// Several status workers may refresh one task at once, each from what it read: after writing,
-// a refresh reads the shards again and writes again if they changed meanwhile, so the last
-// write always reflects every shard change committed before it.
+// Recomputes the task's totals from its shards and finishes it when every shard is terminal
+// (a cancelled task keeps its state; its totals still move as in-flight shards stop). Several
+// status workers may refresh one task at once, each from what it read: after writing, a refresh
+// reads the shards again and writes again if they changed meanwhile, so the last write always
+// reflects every shard change committed before it.
 Status refresh_task(Services& svc, const std::string& task_id) {
   STRATA_ASSIGN_OR_RETURN(Totals totals, totals_of(svc, task_id));
   for (int round = 0; round < 100; ++round) {
-    STRATA_ASSIGN_OR_RETURN(std::optional<TaskRecord> task, svc.state->get_task(task_id));
-    if (!task) return Status::ok();
-    TaskRecord& t = *task;
-    t.shards_total = std::max<int>(t.shards_total, totals.shards);
-    t.shards_done = totals.done;
-    t.shards_failed = totals.failed;
-    t.rows = totals.rows;
-    t.rows_purged = totals.rows_purged;
-    t.bytes_in = totals.bytes_in;
-    t.bytes_out = totals.bytes_out;
-    t.updated_at = svc.clock->now_micros();
-    if (t.state == "running" && t.shards_done + t.shards_failed == t.shards_total) {
-      t.state = t.shards_failed == 0 ? "succeeded" : "failed";
-      t.finished_at = t.updated_at;
-      if (t.shards_failed) t.error = totals.first_error;
-    }
-    STRATA_TRY(svc.state->put_task(t));
+    const int64_t now = svc.clock->now_micros();
+    STRATA_TRY(svc.state->update_task(task_id, [&](std::optional<TaskRecord>& task) {
+      if (!task) return false;
+      TaskRecord& t = *task;
+      t.shards_total = std::max<int>(t.shards_total, totals.shards);
+      t.shards_done = totals.done;
+      t.shards_failed = totals.failed;
+      t.rows = totals.rows;
+      t.rows_purged = totals.rows_purged;
+      t.bytes_in = totals.bytes_in;
+      t.bytes_out = totals.bytes_out;
+      t.updated_at = now;
+      if (t.state == "running" && t.shards_done + t.shards_failed == t.shards_total) {
+        t.state = t.shards_failed == 0 ? "succeeded" : "failed";
+        t.finished_at = now;
+        if (t.shards_failed) t.error = totals.first_error;
+      }
+      return true;
+    }));
     STRATA_ASSIGN_OR_RETURN(Totals again, totals_of(svc, task_id));
     if (again == totals) return Status::ok();
     totals = std::move(again);
@@ -94,15 +98,21 @@ Status fold(Services& svc, const Event& ev) {
   if (task_id.empty()) return Status::ok();
   if (ev.type == kTaskPlanned) return refresh_task(svc, task_id);
   if (ev.type == kTaskFailed) {
-    STRATA_ASSIGN_OR_RETURN(std::optional<TaskRecord> task, svc.state->get_task(task_id));
-    TaskRecord t = task ? *task : TaskRecord{};
-    t.id = task_id;
-    if (t.policy_name.empty()) t.policy_name = d.value("policy_name", "");
-    if (t.created_at == 0) t.created_at = svc.clock->now_micros();
-    t.state = "failed";
-    t.error = d.value("error", "");
-    t.finished_at = t.updated_at = svc.clock->now_micros();
-    return svc.state->put_task(t);
+    const int64_t now = svc.clock->now_micros();
+    return svc.state->update_task(task_id, [&](std::optional<TaskRecord>& task) {
+      if (!task) task.emplace();
+      TaskRecord& t = *task;
+      if (t.policy_name.empty()) t.policy_name = d.value("policy_name", "");
+      // The policy of a task that failed before it was planned, so that it can be retried.
+      if (t.policy.empty() && d.contains("policy") && d["policy"].is_object()) {
+        t.policy = d["policy"];
+      }
+      if (t.created_at == 0) t.created_at = now;
+      if (t.state != "cancelled") t.state = "failed";
+      t.error = d.value("error", "");
+      t.finished_at = t.updated_at = now;
+      return true;
+    });
   }
   if (!d.contains("shard")) return Status::ok();
   const int index = d["shard"].get<int>();
@@ -160,6 +170,13 @@ Status fold(Services& svc, const Event& ev) {
       if (!advance(s, "done")) return false;
       s.rows_purged = d.value("rows_purged", int64_t{0});
       s.finished_at = d.value("finished_at", int64_t{0});
+      terminal_change = true;
+      return true;
+    }
+    if (ev.type == kShardCancelled) {
+      if (!advance(s, "cancelled")) return false;
+      s.error = "cancelled";
+      s.finished_at = now;
       terminal_change = true;
       return true;
     }

@@ -71,8 +71,9 @@ Status LagGate::wait(const std::function<bool()>& cancelled) {
 void Pacer::pause(std::chrono::steady_clock::duration took) {
   if (coef_ <= 0) return;
   const auto wait = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-      std::chrono::duration<double, std::nano>(static_cast<double>(
-          std::chrono::duration_cast<std::chrono::nanoseconds>(took).count()) * coef_));
+      std::chrono::duration<double, std::nano>(
+          static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(took).count()) *
+          coef_));
   if (wait.count() <= 0) return;
   std::this_thread::sleep_for(wait);
   paused_ += wait;

@@ -46,8 +46,21 @@ struct FunctionSpec {
   std::string name;   // also the consumer group: "split", "archive-sqlite", "purge"
   std::string topic;  // the topic it consumes
   Handler handler;
-  int concurrency = 1;  // handler calls in flight at once
+  // Replicas: handler calls that may run at once. The bus starts with `concurrency` of them and
+  // has room for `max_replicas` (0: as many as `concurrency`); set_replicas() moves the count
+  // within that room while it runs. A function at 0 replicas takes no event: they wait.
+  int concurrency = 1;
   RetryPolicy retry;
+  int max_replicas = 0;
+};
+
+// A function's load as a scaler sees it.
+struct FunctionLoad {
+  int replicas = 0;      // now
+  int max_replicas = 0;  // the room set_replicas() may use
+  // Events of this function not finished yet: waiting, delayed for a retry, or being handled.
+  // On a shared bus, by every worker (the consumer group's lag plus its pending entries).
+  int64_t backlog = 0;
 };
 
 // Called once per event that exhausted its attempts or failed permanently.
@@ -60,8 +73,8 @@ struct DeadLetter {
 };
 using DeadLetterHandler = std::function<void(const DeadLetter&)>;
 
-// Checks a spec before a bus takes it: a name, a topic, a handler, concurrency and
-// retry.max_attempts of at least 1. The error names the function.
+// Checks a spec before a bus takes it: a name, a topic, a handler, concurrency of at least 0,
+// room for at least 1 replica, retry.max_attempts of at least 1. The error names the function.
 Status check_function_spec(const FunctionSpec& spec);
 
 class Bus {
@@ -75,6 +88,17 @@ class Bus {
   virtual Status start() = 0;
   // Stops taking events, lets in-flight handlers finish, joins the workers.
   virtual void stop() = 0;
+
+  // Pools (after start()): the subscribed functions' names, their load, and a new replica count
+  // (clamped to 0..max_replicas; an error names an unknown function). Lowering it lets running
+  // handlers finish; only new events wait.
+  virtual std::vector<std::string> function_names() const = 0;
+  virtual Result<FunctionLoad> load(const std::string& function) = 0;
+  virtual Status set_replicas(const std::string& function, int replicas) = 0;
+  // Called after this process publishes an event for a function that has 0 replicas here, so
+  // a scaler can bring one up at once rather than at its next poll. Set before start(); the
+  // hook must be quick and must not call the bus.
+  virtual void on_idle_backlog(std::function<void()> hook) = 0;
 };
 
 // In-process bus: a queue per (topic, function) and `concurrency` worker threads per function;
@@ -97,6 +121,10 @@ class EmbeddedBus : public Bus {
   void stop() override;
   // Blocks until idle or `timeout` passes; true if idle.
   bool wait_idle(std::chrono::milliseconds timeout = std::chrono::hours(24 * 365));
+  std::vector<std::string> function_names() const override;
+  Result<FunctionLoad> load(const std::string& function) override;
+  Status set_replicas(const std::string& function, int replicas) override;
+  void on_idle_backlog(std::function<void()> hook) override;
 
  private:
   struct Impl;

@@ -7,6 +7,7 @@
 // counted before the handler's own delivery is released, and wait_idle() never sees a false zero.
 #include <pthread.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <condition_variable>
@@ -65,9 +66,12 @@ struct EmbeddedBus::Impl {
 
   struct Function {
     FunctionSpec spec;
-    std::deque<Delivery> queue;     // guarded by Impl::mu
-    std::condition_variable ready;  // queue not empty, or stopping
-    std::vector<std::thread> workers;
+    std::deque<Delivery> queue;        // guarded by Impl::mu
+    std::condition_variable ready;     // queue not empty, replicas changed, or stopping
+    std::vector<std::thread> workers;  // one per replica of room; worker i runs if i < replicas
+    int replicas = 0;                  // guarded by Impl::mu
+    int busy = 0;                      // handler calls running, guarded by Impl::mu
+    int room() const { return std::max(spec.concurrency, spec.max_replicas); }
   };
 
   class DeliveryContext final : public Context {
@@ -94,6 +98,7 @@ struct EmbeddedBus::Impl {
   bool started = false;
   std::atomic<bool> stopping{false};  // written under mu; read lock-free by Context::cancelled
   DeadLetterHandler dead_letter_handler;
+  std::function<void()> idle_backlog_hook;  // set before start()
   std::thread timer;
 
   std::mutex stop_mu;  // serializes the joining part of stop()
@@ -104,7 +109,17 @@ struct EmbeddedBus::Impl {
                                ": the event has no id or type (build events with make_event)");
     }
     auto shared = std::make_shared<const Event>(std::move(event));
-    std::lock_guard lock(mu);
+    bool wake_scaler = false;
+    {
+      std::lock_guard lock(mu);
+      STRATA_TRY(publish_locked(topic, shared, wake_scaler));
+    }
+    if (wake_scaler && idle_backlog_hook) idle_backlog_hook();
+    return Status::ok();
+  }
+
+  Status publish_locked(const std::string& topic, const std::shared_ptr<const Event>& shared,
+                        bool& wake_scaler) {
     if (stopping) {
       return Status::cancelled("bus is stopping: event " + shared->id + " (" + shared->type +
                                ") on topic " + topic + " was not published");
@@ -118,9 +133,20 @@ struct EmbeddedBus::Impl {
     for (Function* fn : it->second) {
       fn->queue.push_back(Delivery{fn, shared, 1});
       ++outstanding;
-      fn->ready.notify_one();
+      notify(*fn);
+      if (fn->replicas == 0) wake_scaler = true;
     }
     return Status::ok();
+  }
+
+  // Wakes a worker of `fn` for a new event. Caller holds mu. Parked workers (index >= replicas)
+  // wait on the same condition, so with any of them parked every worker is woken.
+  static void notify(Function& fn) {
+    if (fn.replicas < static_cast<int>(fn.workers.size())) {
+      fn.ready.notify_all();
+    } else {
+      fn.ready.notify_one();
+    }
   }
 
   // Caller holds mu.
@@ -164,16 +190,17 @@ struct EmbeddedBus::Impl {
     }
   }
 
-  void worker_loop(Function& fn) {
+  void worker_loop(Function& fn, int index) {
     tls_owner_bus = this;
     name_this_thread(fn.spec.name);
     const RetryPolicy& retry = fn.spec.retry;
     std::unique_lock lock(mu);
     for (;;) {
-      fn.ready.wait(lock, [&] { return stopping || !fn.queue.empty(); });
+      fn.ready.wait(lock, [&] { return stopping || (index < fn.replicas && !fn.queue.empty()); });
       if (stopping) return;
       Delivery d = std::move(fn.queue.front());
       fn.queue.pop_front();
+      ++fn.busy;
       lock.unlock();
 
       Status s = invoke(fn, d);
@@ -187,6 +214,7 @@ struct EmbeddedBus::Impl {
       }
 
       lock.lock();
+      --fn.busy;
       if (retry_later && !stopping) {
         auto delay = with_jitter(backoff_delay(retry, d.attempt));
         spdlog::warn("function {}: event {} ({}) failed on attempt {}/{}, retrying in {}ms: {}",
@@ -226,7 +254,7 @@ struct EmbeddedBus::Impl {
         auto node = delayed.extract(delayed.begin());
         Function* fn = node.mapped().function;
         fn->queue.push_back(std::move(node.mapped()));
-        fn->ready.notify_one();
+        notify(*fn);
       }
     }
   }
@@ -273,9 +301,15 @@ Status check_function_spec(const FunctionSpec& spec) {
   if (spec.name.empty()) return Status::permanent("cannot subscribe: the function has no name");
   if (spec.topic.empty()) return Status::permanent(what + ": no topic");
   if (!spec.handler) return Status::permanent(what + ": no handler");
-  if (spec.concurrency < 1) {
-    return Status::permanent(what + ": concurrency must be at least 1, got " +
-                             std::to_string(spec.concurrency));
+  if (spec.concurrency < 0 || spec.max_replicas < 0) {
+    return Status::permanent(what + ": concurrency and max_replicas must be at least 0, got " +
+                             std::to_string(spec.concurrency) + " and " +
+                             std::to_string(spec.max_replicas));
+  }
+  if (std::max(spec.concurrency, spec.max_replicas) < 1) {
+    return Status::permanent(what +
+                             ": concurrency (or max_replicas) must be at least 1: the "
+                             "function needs room for one replica");
   }
   if (spec.retry.max_attempts < 1) {
     return Status::permanent(what + ": retry.max_attempts must be at least 1, got " +
@@ -328,8 +362,9 @@ Status EmbeddedBus::start() {
     try {
       for (auto& fn : impl_->functions) {
         Impl::Function* f = fn.get();
-        for (int i = 0; i < f->spec.concurrency; ++i) {
-          f->workers.emplace_back([this, f] { impl_->worker_loop(*f); });
+        f->replicas = f->spec.concurrency;
+        for (int i = 0; i < f->room(); ++i) {
+          f->workers.emplace_back([this, f, i] { impl_->worker_loop(*f, i); });
         }
       }
       impl_->timer = std::thread([this] { impl_->timer_loop(); });
@@ -346,6 +381,43 @@ Status EmbeddedBus::start() {
 }
 
 void EmbeddedBus::stop() { impl_->stop(); }
+
+std::vector<std::string> EmbeddedBus::function_names() const {
+  std::lock_guard lock(impl_->mu);
+  std::vector<std::string> names;
+  for (const auto& fn : impl_->functions) names.push_back(fn->spec.name);
+  return names;
+}
+
+Result<FunctionLoad> EmbeddedBus::load(const std::string& function) {
+  std::lock_guard lock(impl_->mu);
+  for (const auto& fn : impl_->functions) {
+    if (fn->spec.name != function) continue;
+    FunctionLoad load;
+    load.replicas = fn->replicas;
+    load.max_replicas = fn->room();
+    load.backlog = static_cast<int64_t>(fn->queue.size()) + fn->busy;
+    for (const auto& [due, d] : impl_->delayed) load.backlog += d.function == fn.get() ? 1 : 0;
+    return load;
+  }
+  return Status::permanent("embedded bus: no function \"" + function + "\" is subscribed");
+}
+
+Status EmbeddedBus::set_replicas(const std::string& function, int replicas) {
+  std::lock_guard lock(impl_->mu);
+  for (const auto& fn : impl_->functions) {
+    if (fn->spec.name != function) continue;
+    fn->replicas = std::clamp(replicas, 0, fn->room());
+    fn->ready.notify_all();
+    return Status::ok();
+  }
+  return Status::permanent("embedded bus: no function \"" + function + "\" is subscribed");
+}
+
+void EmbeddedBus::on_idle_backlog(std::function<void()> hook) {
+  std::lock_guard lock(impl_->mu);
+  impl_->idle_backlog_hook = std::move(hook);
+}
 
 bool EmbeddedBus::wait_idle(std::chrono::milliseconds timeout) {
   std::unique_lock lock(impl_->mu);

@@ -26,7 +26,7 @@ namespace {
 
 // The same version numbers as the SQLite store: version 2 has the shard leases. A new store is
 // created at the current version directly.
-constexpr int64_t kSchemaVersion = 2;
+constexpr int64_t kSchemaVersion = 3;
 
 namespace sql {
 
@@ -37,7 +37,7 @@ CREATE TABLE IF NOT EXISTS {s}.schema_version (version BIGINT NOT NULL);
 )sql";
 constexpr const char* kGetVersion = "SELECT MAX(version) FROM {s}.schema_version";
 constexpr const char* kSetVersion =
-    "DELETE FROM {s}.schema_version; INSERT INTO {s}.schema_version (version) VALUES (2)";
+    "DELETE FROM {s}.schema_version; INSERT INTO {s}.schema_version (version) VALUES (3)";
 // Serializes schema creation between processes opening a new store at once.
 constexpr const char* kSchemaLock = "SELECT pg_advisory_xact_lock(hashtext($1))";
 
@@ -112,6 +112,32 @@ CREATE TABLE IF NOT EXISTS {s}.dead_letters (
 CREATE INDEX IF NOT EXISTS dead_letters_by_at ON {s}.dead_letters (at, id);
 )sql";
 
+// Version 3: worker pools.
+constexpr const char* kCreatePools = R"sql(
+CREATE TABLE IF NOT EXISTS {s}.pools (
+  worker       TEXT NOT NULL,
+  function     TEXT NOT NULL,
+  replicas     INTEGER NOT NULL,
+  min_replicas INTEGER NOT NULL,
+  max_replicas INTEGER NOT NULL,
+  backlog      BIGINT NOT NULL,
+  updated_at   BIGINT NOT NULL,
+  PRIMARY KEY (worker, function)
+);
+)sql";
+constexpr const char* kPutPool = R"sql(
+INSERT INTO {s}.pools (worker, function, replicas, min_replicas, max_replicas, backlog, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (worker, function) DO UPDATE SET
+  replicas = excluded.replicas, min_replicas = excluded.min_replicas,
+  max_replicas = excluded.max_replicas, backlog = excluded.backlog, updated_at = excluded.updated_at
+)sql";
+constexpr const char* kListPools = R"sql(
+SELECT worker, function, replicas, min_replicas, max_replicas, backlog, updated_at
+FROM {s}.pools ORDER BY function, worker
+)sql";
+constexpr const char* kRemovePools = "DELETE FROM {s}.pools WHERE worker = $1";
+
 constexpr const char* kPutTask = R"sql(
 INSERT INTO {s}.tasks (id, policy_name, state, created_at, updated_at, finished_at, policy,
                        predicate, shards_total, shards_done, shards_failed, rows, rows_purged,
@@ -131,6 +157,8 @@ ON CONFLICT (id) DO UPDATE SET
   "shards_total, shards_done, shards_failed, rows, rows_purged, bytes_in, bytes_out, error"
 
 constexpr const char* kGetTask = "SELECT " STRATA_TASK_COLUMNS " FROM {s}.tasks WHERE id = $1";
+constexpr const char* kGetTaskForUpdate =
+    "SELECT " STRATA_TASK_COLUMNS " FROM {s}.tasks WHERE id = $1 FOR UPDATE";
 constexpr const char* kListTasks =
     "SELECT " STRATA_TASK_COLUMNS " FROM {s}.tasks ORDER BY created_at DESC, seq DESC LIMIT $1";
 constexpr const char* kLatestTaskInState = "SELECT " STRATA_TASK_COLUMNS
@@ -293,13 +321,7 @@ class PgStateStore final : public StateStore {
   Status init();
 
   Status put_task(const TaskRecord& t) override {
-    return exec(sql::kPutTask,
-                {p(t.id), p(t.policy_name), p(t.state), p(t.created_at), p(t.updated_at),
-                 p(t.finished_at), p_json(t.policy), p_json(t.predicate), p(t.shards_total),
-                 p(t.shards_done), p(t.shards_failed), p(t.rows), p(t.rows_purged), p(t.bytes_in),
-                 p(t.bytes_out), p(t.error)},
-                "put task")
-        .with_context("task " + t.id);
+    return exec(sql::kPutTask, task_params(t), "put task").with_context("task " + t.id);
   }
   Status put_shard(const ShardRecord& s) override {
     return exec(sql::kPutShard, shard_params(s), "put shard")
@@ -355,6 +377,20 @@ class PgStateStore final : public StateStore {
   }
 
   Status update_shard(const std::string& task_id, int index, const ShardChange& change) override;
+  Status update_task(const std::string& id, const TaskChange& change) override;
+  Status put_pool(const PoolRecord& pool) override {
+    return exec(sql::kPutPool,
+                {p(pool.worker), p(pool.function), p(pool.replicas), p(pool.min_replicas),
+                 p(pool.max_replicas), p(pool.backlog), p(pool.updated_at)},
+                "put pool")
+        .with_context("pool " + pool.function + " of " + pool.worker);
+  }
+  Result<std::vector<PoolRecord>> list_pools() override {
+    return all<PoolRecord>(sql::kListPools, {}, "list pools", state_rows::pool<RowReader>);
+  }
+  Status remove_pools(const std::string& worker) override {
+    return exec(sql::kRemovePools, {p(worker)}, "remove pools").with_context("pools of " + worker);
+  }
   Result<bool> claim_shard(const std::string& task_id, int index, const std::string& owner,
                            Micros ttl) override;
   Status renew_shard(const std::string& task_id, int index, const std::string& owner,
@@ -363,6 +399,12 @@ class PgStateStore final : public StateStore {
 
  private:
   static Param limit_param(int limit) { return limit < 0 ? Param() : p(limit); }
+  static std::vector<Param> task_params(const TaskRecord& t) {
+    return {p(t.id),           p(t.policy_name), p(t.state),         p(t.created_at),
+            p(t.updated_at),   p(t.finished_at), p_json(t.policy),   p_json(t.predicate),
+            p(t.shards_total), p(t.shards_done), p(t.shards_failed), p(t.rows),
+            p(t.rows_purged),  p(t.bytes_in),    p(t.bytes_out),     p(t.error)};
+  }
 
   // `sql_text` with {s} replaced by the schema, cached per statement.
   const std::string& text(const char* sql_text);
@@ -484,11 +526,15 @@ Status PgStateStore::init() {
       }
       if (version == kSchemaVersion) return Status::ok();
       // Version 0: a new store (there has never been a PostgreSQL store at version 1).
-      if (version != 0) {
+      if (version != 0 && version != 2) {
         return Status::permanent(store_ + ": state store schema " + schema_ +
                                  " has unknown version " + std::to_string(version));
       }
-      STRATA_ASSIGN_OR_RETURN(pg::PgResult t, query(c, sql::kCreateTables, {}, "create tables"));
+      if (version == 0) {
+        STRATA_ASSIGN_OR_RETURN(pg::PgResult t, query(c, sql::kCreateTables, {}, "create tables"));
+      }
+      STRATA_ASSIGN_OR_RETURN(pg::PgResult pools,
+                              query(c, sql::kCreatePools, {}, "create the pools table"));
       STRATA_ASSIGN_OR_RETURN(pg::PgResult s,
                               query(c, sql::kSetVersion, {}, "write schema version"));
       return Status::ok();
@@ -547,6 +593,34 @@ Status PgStateStore::update_shard(const std::string& task_id, int index,
   }
   return Status::retryable(store_ + ": " + shard_name(task_id, index) +
                            ": update kept losing to concurrent inserts; will retry");
+}
+
+Status PgStateStore::update_task(const std::string& id, const TaskChange& change) {
+  Result<bool> r = with_connection<bool>([&](pg::Connection& c) -> Result<bool> {
+    STRATA_TRY(c.exec("BEGIN", "state store: begin task update"));
+    auto body = [&]() -> Status {
+      STRATA_ASSIGN_OR_RETURN(pg::PgResult res,
+                              query(c, sql::kGetTaskForUpdate, {p(id)}, "lock task"));
+      std::optional<TaskRecord> task;
+      if (res.rows() > 0) {
+        RowReader r(res, 0, store_);
+        STRATA_ASSIGN_OR_RETURN(task, state_rows::task(r));
+      }
+      if (!change(task) || !task) return Status::ok();
+      task->id = id;
+      STRATA_ASSIGN_OR_RETURN(pg::PgResult w,
+                              query(c, sql::kPutTask, task_params(*task), "put task"));
+      return Status::ok();
+    };
+    Status s = body();
+    if (!s.is_ok()) {
+      (void)c.exec("ROLLBACK", "state store: rollback task update");
+      return s;
+    }
+    STRATA_TRY(c.exec("COMMIT", "state store: commit task update"));
+    return true;
+  });
+  return r.is_ok() ? Status::ok() : r.status().with_context("task " + id);
 }
 
 Result<bool> PgStateStore::claim_shard(const std::string& task_id, int index,

@@ -251,7 +251,10 @@ struct RedisBus::Impl {
     std::vector<std::string> acks_to_send;  // acks that failed on a lost connection
     std::string autoclaim_cursor = "0-0";
     SteadyClock::time_point next_autoclaim{};
-    std::vector<std::thread> threads;
+    std::vector<std::thread> threads;  // one per replica of room; thread i runs if i < replicas
+    std::atomic<int> replicas{0};
+    std::condition_variable replicas_changed;  // with mu: wakes parked threads
+    int room() const { return std::max(spec.concurrency, spec.max_replicas); }
   };
 
   class DeliveryContext final : public Context {
@@ -279,6 +282,8 @@ struct RedisBus::Impl {
   std::vector<std::unique_ptr<Function>> functions;
   bool started = false;
   DeadLetterHandler dead_letter_handler;
+  std::function<void()> idle_backlog_hook;  // set before start()
+  std::atomic<bool> started_flag{false};    // functions no longer change
 
   std::atomic<bool> stopping{false};
   std::mutex stop_mu;  // with stop_cv: interruptible sleeps
@@ -317,12 +322,61 @@ struct RedisBus::Impl {
     std::vector<std::string> args = xadd_args(topic);
     args.push_back("data");
     args.push_back(event.to_string());
-    std::lock_guard lock(publish_mu);
-    Result<ReplyPtr> r = publisher->command(args, "publish on " + topic);
-    if (!r.is_ok()) {
-      return r.status().with_context("event " + event.id + " (" + event.type + ") not published");
+    {
+      std::lock_guard lock(publish_mu);
+      Result<ReplyPtr> r = publisher->command(args, "publish on " + topic);
+      if (!r.is_ok()) {
+        return r.status().with_context("event " + event.id + " (" + event.type + ") not published");
+      }
+    }
+    if (idle_backlog_hook && started_flag.load()) {
+      for (const auto& fn : functions) {
+        if (fn->spec.topic == topic && fn->replicas.load() == 0) {
+          idle_backlog_hook();
+          break;
+        }
+      }
     }
     return Status::ok();
+  }
+
+  // The group's lag (entries not yet delivered to any consumer) plus its pending entries
+  // (delivered, not acked: in flight or waiting for a retry, on any worker).
+  Result<int64_t> backlog(const Function& fn) {
+    std::lock_guard lock(publish_mu);
+    STRATA_ASSIGN_OR_RETURN(ReplyPtr r, publisher->command({"XINFO", "GROUPS", fn.spec.topic},
+                                                           "read the backlog of " + fn.spec.name));
+    if (r->type != REDIS_REPLY_ARRAY) return int64_t{0};
+    for (size_t g = 0; g < r->elements; ++g) {
+      const redisReply* group = r->element[g];
+      if (group->type != REDIS_REPLY_ARRAY) continue;
+      std::string name, last_delivered;
+      int64_t pending = 0, lag = -1;
+      for (size_t i = 0; i + 1 < group->elements; i += 2) {
+        const std::string key = reply_text(group->element[i]);
+        const redisReply* v = group->element[i + 1];
+        if (key == "name") name = reply_text(v);
+        if (key == "pending" && v->type == REDIS_REPLY_INTEGER) pending = v->integer;
+        if (key == "lag" && v->type == REDIS_REPLY_INTEGER) lag = v->integer;
+        if (key == "last-delivered-id") last_delivered = reply_text(v);
+      }
+      if (name != fn.spec.name) continue;
+      // Redis answers no lag when it cannot tell (entries deleted or trimmed mid-stream): then
+      // 0 if the group has seen the stream's newest entry, else at least 1.
+      if (lag < 0) {
+        STRATA_ASSIGN_OR_RETURN(
+            ReplyPtr last, publisher->command({"XREVRANGE", fn.spec.topic, "+", "-", "COUNT", "1"},
+                                              "read the newest entry of " + fn.spec.topic));
+        std::string newest;
+        if (last->type == REDIS_REPLY_ARRAY && last->elements > 0 &&
+            last->element[0]->type == REDIS_REPLY_ARRAY && last->element[0]->elements > 0) {
+          newest = reply_text(last->element[0]->element[0]);
+        }
+        lag = newest.empty() || newest == last_delivered ? 0 : 1;
+      }
+      return pending + lag;
+    }
+    return int64_t{0};  // no group yet: nothing was ever published for it
   }
 
   // Creates the function's group from id 0 (and the stream), unless it exists.
@@ -590,13 +644,20 @@ struct RedisBus::Impl {
     return true;
   }
 
-  void worker_loop(Function& fn) {
+  void worker_loop(Function& fn, int index) {
     tls_owner_bus = this;
     name_this_thread(fn.spec.name);
     RedisConnection conn(settings);
     milliseconds reconnect_delay{100};
     bool reported = false;
     while (!stopping) {
+      if (index >= fn.replicas.load()) {
+        // Parked: this replica is scaled away. It holds no connection while it waits.
+        conn.close();
+        std::unique_lock lock(fn.mu);
+        fn.replicas_changed.wait(lock, [&] { return stopping || index < fn.replicas.load(); });
+        continue;
+      }
       Status s = work_once(conn, fn);
       if (s.is_ok()) {
         if (reported) {
@@ -696,6 +757,10 @@ struct RedisBus::Impl {
       stopping = true;
     }
     stop_cv.notify_all();
+    for (auto& fn : functions) {
+      std::lock_guard lock(fn->mu);
+      fn->replicas_changed.notify_all();
+    }
     if (tls_owner_bus == this) return;  // from a handler: the destructor or a later stop() joins
     std::lock_guard join_lock(join_mu);
     for (auto& fn : functions) {
@@ -838,11 +903,13 @@ Status RedisBus::start() {
   try {
     for (auto& fn : impl_->functions) {
       Impl::Function* f = fn.get();
-      for (int i = 0; i < f->spec.concurrency; ++i) {
-        f->threads.emplace_back([this, f] { impl_->worker_loop(*f); });
+      f->replicas = f->spec.concurrency;
+      for (int i = 0; i < f->room(); ++i) {
+        f->threads.emplace_back([this, f, i] { impl_->worker_loop(*f, i); });
       }
     }
     impl_->keeper = std::thread([this] { impl_->keeper_loop(); });
+    impl_->started_flag = true;
   } catch (const std::system_error& e) {
     impl_->stop();
     return Status::permanent(impl_->settings.where + ": cannot start worker threads: " + e.what());
@@ -853,5 +920,42 @@ Status RedisBus::start() {
 }
 
 void RedisBus::stop() { impl_->stop(); }
+
+std::vector<std::string> RedisBus::function_names() const {
+  std::lock_guard lock(impl_->mu);
+  std::vector<std::string> names;
+  for (const auto& fn : impl_->functions) names.push_back(fn->spec.name);
+  return names;
+}
+
+Result<FunctionLoad> RedisBus::load(const std::string& function) {
+  for (const auto& fn : impl_->functions) {
+    if (fn->spec.name != function) continue;
+    FunctionLoad load;
+    load.replicas = fn->replicas.load();
+    load.max_replicas = fn->room();
+    STRATA_ASSIGN_OR_RETURN(load.backlog, impl_->backlog(*fn));
+    return load;
+  }
+  return Status::permanent(impl_->settings.where + ": no function \"" + function +
+                           "\" is subscribed");
+}
+
+Status RedisBus::set_replicas(const std::string& function, int replicas) {
+  for (const auto& fn : impl_->functions) {
+    if (fn->spec.name != function) continue;
+    std::lock_guard lock(fn->mu);
+    fn->replicas = std::clamp(replicas, 0, fn->room());
+    fn->replicas_changed.notify_all();
+    return Status::ok();
+  }
+  return Status::permanent(impl_->settings.where + ": no function \"" + function +
+                           "\" is subscribed");
+}
+
+void RedisBus::on_idle_backlog(std::function<void()> hook) {
+  std::lock_guard lock(impl_->mu);
+  impl_->idle_backlog_hook = std::move(hook);
+}
 
 }  // namespace strata

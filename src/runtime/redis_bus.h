@@ -69,6 +69,11 @@ class RedisBus : public Bus {
   // Creates the consumer groups and starts the threads.
   Status start() override;
   void stop() override;
+  std::vector<std::string> function_names() const override;
+  // backlog: XINFO GROUPS lag + pending of the function's group (every worker's).
+  Result<FunctionLoad> load(const std::string& function) override;
+  Status set_replicas(const std::string& function, int replicas) override;
+  void on_idle_backlog(std::function<void()> hook) override;
 
   const std::string& worker_id() const;
 

@@ -25,7 +25,7 @@ namespace strata {
 namespace {
 
 // Bump when the schema changes, and add the migration from the previous version to migrate().
-constexpr int64_t kSchemaVersion = 2;
+constexpr int64_t kSchemaVersion = 3;
 
 namespace sql {
 
@@ -107,6 +107,33 @@ constexpr const char* kMigrateV1ToV2 = R"sql(
 ALTER TABLE shards ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';
 ALTER TABLE shards ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;
 )sql";
+
+// Version 3: worker pools.
+constexpr const char* kMigrateV2ToV3 = R"sql(
+CREATE TABLE IF NOT EXISTS pools (
+  worker       TEXT NOT NULL,
+  function     TEXT NOT NULL,
+  replicas     INTEGER NOT NULL,
+  min_replicas INTEGER NOT NULL,
+  max_replicas INTEGER NOT NULL,
+  backlog      INTEGER NOT NULL,
+  updated_at   INTEGER NOT NULL,
+  PRIMARY KEY (worker, function)
+) WITHOUT ROWID;
+)sql";
+
+constexpr const char* kPutPool = R"sql(
+INSERT INTO pools (worker, function, replicas, min_replicas, max_replicas, backlog, updated_at)
+VALUES (:worker, :function, :replicas, :min_replicas, :max_replicas, :backlog, :updated_at)
+ON CONFLICT (worker, function) DO UPDATE SET
+  replicas = excluded.replicas, min_replicas = excluded.min_replicas,
+  max_replicas = excluded.max_replicas, backlog = excluded.backlog, updated_at = excluded.updated_at
+)sql";
+constexpr const char* kListPools = R"sql(
+SELECT worker, function, replicas, min_replicas, max_replicas, backlog, updated_at
+FROM pools ORDER BY function, worker
+)sql";
+constexpr const char* kRemovePools = "DELETE FROM pools WHERE worker = :worker";
 
 constexpr const char* kPutTask = R"sql(
 INSERT INTO tasks (id, policy_name, state, created_at, updated_at, finished_at, policy, predicate,
@@ -284,6 +311,10 @@ class SqliteStateStore final : public StateStore {
   Result<std::vector<BatchRecord>> list_batches(const std::string& task_id, int shard) override;
   Result<std::vector<DeadLetterRecord>> list_dead_letters(int limit) override;
   Status update_shard(const std::string& task_id, int index, const ShardChange& change) override;
+  Status update_task(const std::string& id, const TaskChange& change) override;
+  Status put_pool(const PoolRecord& pool) override;
+  Result<std::vector<PoolRecord>> list_pools() override;
+  Status remove_pools(const std::string& worker) override;
   Result<bool> claim_shard(const std::string& task_id, int index, const std::string& owner,
                            Micros ttl) override;
   Status renew_shard(const std::string& task_id, int index, const std::string& owner,
@@ -294,6 +325,8 @@ class SqliteStateStore final : public StateStore {
   class Query;
 
   // With mu_ held.
+  Status put_task_locked(const TaskRecord& t);
+  Result<std::optional<TaskRecord>> get_task_locked(const std::string& id);
   Status put_shard_locked(const ShardRecord& s);
   Result<std::optional<ShardRecord>> get_shard_locked(const std::string& task_id, int index);
 
@@ -441,6 +474,7 @@ Status SqliteStateStore::init() {
     // Migrations in order: version 0 is a new store.
     if (version < 1) STRATA_TRY(exec(sql::kCreateTablesV1, "create tables"));
     if (version < 2) STRATA_TRY(exec(sql::kMigrateV1ToV2, "add the shard lease columns"));
+    if (version < 3) STRATA_TRY(exec(sql::kMigrateV2ToV3, "add the pools table"));
     STRATA_TRY(exec(sql::kClearVersion, "write schema version"));
     STRATA_ASSIGN_OR_RETURN(sqlite3_stmt * set,
                             statement(sql::kSetVersion, "write schema version"));
@@ -457,8 +491,12 @@ Status SqliteStateStore::init() {
 }
 
 Status SqliteStateStore::put_task(const TaskRecord& t) {
-  static constexpr std::string_view kOp = "put task";
   std::lock_guard lock(mu_);
+  return put_task_locked(t);
+}
+
+Status SqliteStateStore::put_task_locked(const TaskRecord& t) {
+  static constexpr std::string_view kOp = "put task";
   STRATA_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, statement(sql::kPutTask, kOp));
   Query q(*this, stmt, kOp);
   q.bind(":id", t.id)
@@ -560,8 +598,12 @@ Result<std::optional<Record>> read_one(auto& q, Reader read) {
 }
 
 Result<std::optional<TaskRecord>> SqliteStateStore::get_task(const std::string& id) {
-  static constexpr std::string_view kOp = "get task";
   std::lock_guard lock(mu_);
+  return get_task_locked(id);
+}
+
+Result<std::optional<TaskRecord>> SqliteStateStore::get_task_locked(const std::string& id) {
+  static constexpr std::string_view kOp = "get task";
   STRATA_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, statement(sql::kGetTask, kOp));
   Query q(*this, stmt, kOp);
   q.bind(":id", id);
@@ -662,6 +704,55 @@ Status SqliteStateStore::update_shard(const std::string& task_id, int index,
     return s.with_context(shard_name(task_id, index));
   }
   return exec("COMMIT", "commit shard update");
+}
+
+Status SqliteStateStore::update_task(const std::string& id, const TaskChange& change) {
+  std::lock_guard lock(mu_);
+  STRATA_TRY(exec("BEGIN IMMEDIATE", "begin task update"));
+  auto body = [&]() -> Status {
+    STRATA_ASSIGN_OR_RETURN(std::optional<TaskRecord> task, get_task_locked(id));
+    if (!change(task) || !task) return Status::ok();
+    task->id = id;
+    return put_task_locked(*task);
+  };
+  Status s = body();
+  if (!s.is_ok()) {
+    (void)exec("ROLLBACK", "rollback task update");
+    return s.with_context("task " + id);
+  }
+  return exec("COMMIT", "commit task update");
+}
+
+Status SqliteStateStore::put_pool(const PoolRecord& p) {
+  static constexpr std::string_view kOp = "put pool";
+  std::lock_guard lock(mu_);
+  STRATA_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, statement(sql::kPutPool, kOp));
+  Query q(*this, stmt, kOp);
+  q.bind(":worker", p.worker)
+      .bind(":function", p.function)
+      .bind(":replicas", p.replicas)
+      .bind(":min_replicas", p.min_replicas)
+      .bind(":max_replicas", p.max_replicas)
+      .bind(":backlog", p.backlog)
+      .bind(":updated_at", p.updated_at);
+  return q.run().with_context("pool " + p.function + " of " + p.worker);
+}
+
+Result<std::vector<PoolRecord>> SqliteStateStore::list_pools() {
+  static constexpr std::string_view kOp = "list pools";
+  std::lock_guard lock(mu_);
+  STRATA_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, statement(sql::kListPools, kOp));
+  Query q(*this, stmt, kOp);
+  return read_all<PoolRecord>(q, state_rows::pool<Query>);
+}
+
+Status SqliteStateStore::remove_pools(const std::string& worker) {
+  static constexpr std::string_view kOp = "remove pools";
+  std::lock_guard lock(mu_);
+  STRATA_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, statement(sql::kRemovePools, kOp));
+  Query q(*this, stmt, kOp);
+  q.bind(":worker", worker);
+  return q.run().with_context("pools of " + worker);
 }
 
 Result<bool> SqliteStateStore::claim_shard(const std::string& task_id, int index,

@@ -77,4 +77,17 @@ Result<DeadLetterRecord> dead_letter(Row& q) {
   return d;
 }
 
+template <class Row>
+Result<PoolRecord> pool(Row& q) {
+  PoolRecord p;
+  p.worker = q.text();
+  p.function = q.text();
+  p.replicas = q.int32();
+  p.min_replicas = q.int32();
+  p.max_replicas = q.int32();
+  p.backlog = q.int64();
+  p.updated_at = q.int64();
+  return p;
+}
+
 }  // namespace strata::state_rows

@@ -18,7 +18,11 @@
 namespace strata {
 
 // Task states: "running" -> "succeeded" | "failed" | "cancelled".
-// Shard states: "pending" -> "archiving" -> "archived" -> ("purging" ->) "done", or "failed".
+inline bool task_finished(const std::string& state) {
+  return state == "succeeded" || state == "failed" || state == "cancelled";
+}
+// Shard states: "pending" -> "archiving" -> "archived" -> ("purging" ->) "done", or "failed" or
+// "cancelled" (both run again when the task is retried).
 struct TaskRecord {
   std::string id;
   std::string policy_name;
@@ -68,6 +72,18 @@ struct BatchRecord {
   int64_t finished_at = 0;
 };
 
+// One worker's pool of one function: how many replicas take its events now (the scaler moves it
+// between min and max on the backlog). Written by each worker, read by status.
+struct PoolRecord {
+  std::string worker;    // worker id ("host-pid")
+  std::string function;  // "split", "archive-postgres", "purge", "status"
+  int replicas = 0;
+  int min_replicas = 0;
+  int max_replicas = 0;
+  int64_t backlog = 0;     // events waiting or in flight when last polled (all workers)
+  int64_t updated_at = 0;  // µs UTC; a worker refreshes its rows at least every few seconds
+};
+
 struct DeadLetterRecord {
   std::string function;
   std::string topic;
@@ -106,6 +122,15 @@ class StateStore {
   // function's monotonic fold belongs in here when several status workers share a store.
   using ShardChange = std::function<bool(std::optional<ShardRecord>& shard)>;
   virtual Status update_shard(const std::string& task_id, int index, const ShardChange& change) = 0;
+  // The same for one task: status refreshes, cancel and retry never overwrite each other.
+  using TaskChange = std::function<bool(std::optional<TaskRecord>& task)>;
+  virtual Status update_task(const std::string& id, const TaskChange& change) = 0;
+
+  // Pools by (worker, function): insert or replace; every pool, by function then worker; and
+  // removal of a stopping worker's pools.
+  virtual Status put_pool(const PoolRecord& pool) = 0;
+  virtual Result<std::vector<PoolRecord>> list_pools() = 0;
+  virtual Status remove_pools(const std::string& worker) = 0;
 
   // Shard leases: one owner (a worker id) works on a shard at a time. The clock is the store's:
   // the database server's for PostgreSQL (shared by every machine), the local one for SQLite.

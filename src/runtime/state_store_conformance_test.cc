@@ -654,6 +654,103 @@ TEST_P(StateStoreConformance, RacingClaimsHaveExactlyOneWinner) {
   }
 }
 
+TEST_P(StateStoreConformance, UpdateTaskIsAtomicAcrossClientsAndSkipsWhenAsked) {
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 30;
+  std::vector<std::unique_ptr<StateStore>> stores;
+  for (int i = 0; i < kThreads; ++i) {
+    stores.push_back(open());
+    ASSERT_NE(stores.back(), nullptr);
+  }
+  // A missing task stays missing unless the change creates it.
+  ASSERT_TRUE(stores[0]
+                  ->update_task("t",
+                                [](std::optional<TaskRecord>& r) {
+                                  EXPECT_FALSE(r.has_value());
+                                  return false;
+                                })
+                  .is_ok());
+  ASSERT_FALSE(stores[0]->get_task("t")->has_value());
+  ASSERT_TRUE(stores[0]->put_task(task("t", "p", "running", 1)).is_ok());
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        Status s = stores[t]->update_task("t", [](std::optional<TaskRecord>& r) {
+          if (!r) return false;
+          r->rows += 1;
+          return true;
+        });
+        EXPECT_TRUE(s.is_ok()) << s.to_string();
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  auto got = stores[0]->get_task("t");
+  ASSERT_TRUE(got.is_ok() && got->has_value());
+  EXPECT_EQ((*got)->rows, kThreads * kPerThread) << "an increment was lost";
+  EXPECT_EQ((*got)->policy_name, "p");
+  // Returning false writes nothing.
+  ASSERT_TRUE(stores[1]
+                  ->update_task("t",
+                                [](std::optional<TaskRecord>& r) {
+                                  r->state = "cancelled";
+                                  return false;
+                                })
+                  .is_ok());
+  EXPECT_EQ((*stores[0]->get_task("t"))->state, "running");
+}
+
+TEST_P(StateStoreConformance, PoolsUpsertListAndRemoveByWorker) {
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  auto pool = [](std::string worker, std::string function, int replicas) {
+    PoolRecord p;
+    p.worker = std::move(worker);
+    p.function = std::move(function);
+    p.replicas = replicas;
+    p.min_replicas = 0;
+    p.max_replicas = 4;
+    p.backlog = 7;
+    p.updated_at = 1000 + replicas;
+    return p;
+  };
+  ASSERT_TRUE(store->put_pool(pool("w2", "split", 1)).is_ok());
+  ASSERT_TRUE(store->put_pool(pool("w1", "split", 0)).is_ok());
+  ASSERT_TRUE(store->put_pool(pool("w1", "archive-postgres", 2)).is_ok());
+  ASSERT_TRUE(store->put_pool(pool("w1", "archive-postgres", 3)).is_ok());  // replaces
+  auto pools = store->list_pools();
+  ASSERT_TRUE(pools.is_ok()) << pools.status().to_string();
+  ASSERT_EQ(pools->size(), 3u);
+  EXPECT_EQ((*pools)[0].function, "archive-postgres");
+  EXPECT_EQ((*pools)[0].replicas, 3);
+  EXPECT_EQ((*pools)[0].max_replicas, 4);
+  EXPECT_EQ((*pools)[0].backlog, 7);
+  EXPECT_EQ((*pools)[0].updated_at, 1003);
+  EXPECT_EQ((*pools)[1].worker, "w1");
+  EXPECT_EQ((*pools)[2].worker, "w2");
+  ASSERT_TRUE(store->remove_pools("w1").is_ok());
+  pools = store->list_pools();
+  ASSERT_TRUE(pools.is_ok());
+  ASSERT_EQ(pools->size(), 1u);
+  EXPECT_EQ((*pools)[0].worker, "w2");
+}
+
+TEST_P(StateStoreConformance, AVersion2StoreGainsThePoolsTable) {
+  ASSERT_NE(open(), nullptr);
+  const std::string versions = backend_->version_table();
+  const std::string pools = versions.substr(0, versions.rfind('.') + 1) + "pools";
+  backend_->raw_exec("DROP TABLE " + pools);
+  backend_->raw_exec("UPDATE " + versions + " SET version = 2");
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  PoolRecord p;
+  p.worker = "w";
+  p.function = "purge";
+  EXPECT_TRUE(store->put_pool(p).is_ok());
+  EXPECT_EQ(store->list_pools()->size(), 1u);
+}
+
 TEST_P(StateStoreConformance, RefusesAStoreWithANewerSchema) {
   ASSERT_NE(open(), nullptr);
   backend_->raw_exec("UPDATE " + backend_->version_table() + " SET version = 99");

@@ -9,6 +9,8 @@
 
 #include <chrono>
 #include <csignal>
+#include <filesystem>
+#include <set>
 #include <thread>
 
 #include "tests/e2e/e2e_support.h"
@@ -20,11 +22,20 @@ using testing_support::fresh_dir;
 
 class ServeTest : public ::testing::Test {
  protected:
+  // The serve command line after "serve"; a test fixture may read a strata.yaml instead.
+  virtual std::vector<std::string> serve_args() {
+    return {"--listen",   "127.0.0.1:0", "--token-file", "token",
+            "--policies", ".",           "--state",      "sqlite://state/state.db"};
+  }
+  virtual void before_serve() {}
+
   void SetUp() override {
     dir_ = fresh_dir("serve");
     auto d = run_strata({"demo", "--rows", "20000", "--dir", dir_, "--no-run"}, dir_);
     ASSERT_EQ(d.exit_code, 0) << d.err;
     write_file(dir_ + "/token", "s3cret-token\n");
+    before_serve();
+    std::vector<std::string> args = serve_args();
     pid_ = fork();
     ASSERT_GE(pid_, 0);
     if (pid_ == 0) {
@@ -34,8 +45,10 @@ class ServeTest : public ::testing::Test {
         _exit(126);
       }
       const std::string bin = strata_binary();
-      execl(bin.c_str(), bin.c_str(), "serve", "--listen", "127.0.0.1:0", "--token-file", "token",
-            "--policies", ".", "--state", "sqlite://state/state.db", static_cast<char*>(nullptr));
+      std::vector<char*> argv = {const_cast<char*>(bin.c_str()), const_cast<char*>("serve")};
+      for (std::string& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(bin.c_str(), argv.data());
       _exit(127);
     }
     for (int i = 0; i < 100 && port_ == 0; ++i) {
@@ -137,14 +150,15 @@ TEST_F(ServeTest, AuthErrorsSubmitWaitDetailConflictAndShutdown) {
 
   // Two submits of one policy while its task runs (an inline policy, throttled to last a few
   // seconds): the second is a conflict naming the first task.
-  const std::string slow = nlohmann::json{
-      {"inline",
-       "name: slow\n"
-       "source: {uri: sqlite://telemetry.db, table: telemetry, key: id, time: ts}\n"
-       "selection: {older_than: 1d}\n"
-       "targets: [{uri: file://slow-archive, format: parquet}]\n"
-       "mode: copy\n"
-       "throttle: {rows_per_second: 1000}\n"}}.dump();
+  const std::string slow =
+      nlohmann::json{{"inline",
+                      "name: slow\n"
+                      "source: {uri: sqlite://telemetry.db, table: telemetry, key: id, time: ts}\n"
+                      "selection: {older_than: 1d}\n"
+                      "targets: [{uri: file://slow-archive, format: parquet}]\n"
+                      "mode: copy\n"
+                      "throttle: {rows_per_second: 1000}\n"}}
+          .dump();
   auto first = c.Post("/v1/tasks", slow, "application/json");
   ASSERT_TRUE(first);
   EXPECT_EQ(first->status, 202) << first->body;
@@ -229,6 +243,174 @@ TEST_F(ServeTest, ScheduledPoliciesRunByThemselves) {
   ASSERT_TRUE(bad);
   EXPECT_EQ(bad->status, 400);
   EXPECT_NE(bad->body.find("schedule"), std::string::npos) << bad->body;
+}
+
+// strata serve --config strata.yaml with pools that scale to zero after a short cool-down.
+class ServeConfigTest : public ServeTest {
+ protected:
+  void before_serve() override {
+    std::filesystem::create_directories(dir_ + "/conf");
+    write_file(dir_ + "/conf/strata.yaml",
+               "listen: 127.0.0.1:0\n"
+               "token_file: ../token\n"
+               "policies: ..\n"
+               "state: sqlite://../state/state.db\n"
+               "pools:\n"
+               "  poll: 200ms\n"
+               "  cooldown: 1s\n"
+               "  archive: {min: 0, max: 2}\n");
+  }
+  std::vector<std::string> serve_args() override { return {"--config", "conf/strata.yaml"}; }
+
+  nlohmann::json get(const std::string& path) {
+    auto r = client().Get(path);
+    EXPECT_TRUE(r);
+    if (!r) return nullptr;
+    EXPECT_EQ(r->status, 200) << path << ": " << r->body;
+    return nlohmann::json::parse(r->body);
+  }
+  // Replicas of `function` in GET /v1/pools (-1 if it is not listed).
+  int replicas(const std::string& function) {
+    const nlohmann::json pools = get("/v1/pools");
+    for (const auto& p : pools["pools"]) {
+      if (p["function"] == function) return p["replicas"].get<int>();
+    }
+    return -1;
+  }
+  template <class Cond>
+  bool eventually(Cond cond, int tenths) {
+    for (int i = 0; i < tenths; ++i) {
+      if (cond()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return cond();
+  }
+};
+
+TEST_F(ServeConfigTest, PoolsScaleToZeroCancelStopsATaskRetryFinishesIt) {
+  // Idle: after the cool-down every pool is at 0 replicas.
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto pools = get("/v1/pools")["pools"];
+        if (pools.size() < 4) return false;
+        for (const auto& p : pools) {
+          if (p["replicas"] != 0) return false;
+        }
+        return true;
+      },
+      100))
+      << get("/v1/pools").dump() << read_text(dir_ + "/serve.err");
+  EXPECT_EQ(replicas("archive-sqlite"), 0);
+
+  // A throttled copy in five shards: 15,000 rows at 3,000 rows/s.
+  const std::string slow =
+      nlohmann::json{{"inline",
+                      "name: slow\n"
+                      "source: {uri: sqlite://telemetry.db, table: telemetry, key: id, time: ts}\n"
+                      "selection: {key_below: '15000'}\n"
+                      "split: {shard_rows: 3000}\n"
+                      "batch: {rows: 500}\n"
+                      "targets: [{uri: file://slow-archive, format: parquet}]\n"
+                      "mode: copy\n"
+                      "throttle: {rows_per_second: 3000}\n"}}
+          .dump();
+  auto c = client();
+  auto submitted = c.Post("/v1/tasks", slow, "application/json");
+  ASSERT_TRUE(submitted);
+  ASSERT_EQ(submitted->status, 202) << submitted->body;
+  const std::string id = nlohmann::json::parse(submitted->body)["task_id"];
+  // The backlog brings the archive pool up from zero (the publish wakes the scaler at once).
+  ASSERT_TRUE(eventually([&] { return replicas("archive-sqlite") >= 1; }, 50))
+      << get("/v1/pools").dump();
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto t = get("/v1/tasks/" + id);
+        return t.contains("shard_list") && !t["shard_list"].empty() &&
+               t["shard_list"][0]["state"] != "pending";
+      },
+      100));
+
+  auto cancelled = c.Post("/v1/tasks/" + id + "/cancel", "", "application/json");
+  ASSERT_TRUE(cancelled);
+  ASSERT_EQ(cancelled->status, 202) << cancelled->body;
+  EXPECT_EQ(nlohmann::json::parse(cancelled->body)["state"], "cancelled");
+  // Every shard ends, none still running, within a few seconds; most never finished.
+  int stopped = 0;
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto t = get("/v1/tasks/" + id);
+        stopped = 0;
+        for (const auto& sh : t["shard_list"]) {
+          if (sh["state"] == "cancelled") ++stopped;
+          if (sh["state"] != "cancelled" && sh["state"] != "done") return false;
+        }
+        return t["state"] == "cancelled";
+      },
+      100))
+      << get("/v1/tasks/" + id).dump();
+  EXPECT_GE(stopped, 2);
+  auto again = c.Post("/v1/tasks/" + id + "/cancel", "", "application/json");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 409) << again->body;
+  EXPECT_NE(again->body.find("cancelled"), std::string::npos) << again->body;
+  // Nothing half-written was kept: the archive verifies (no stray part files).
+  auto verify = run_strata({"verify", "slow-archive"}, dir_);
+  EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+
+  // Retry runs the unfinished shards; the archive ends with every selected row exactly once.
+  ::setenv("STRATA_TOKEN", "s3cret-token", 1);
+  const std::string url = "http://127.0.0.1:" + std::to_string(port_);
+  auto retried = run_strata({"retry", id, "--server", url}, dir_);
+  ASSERT_EQ(retried.exit_code, 0) << retried.err;
+  EXPECT_NE(retried.out.find("retrying"), std::string::npos) << retried.out;
+  ASSERT_TRUE(eventually([&] { return get("/v1/tasks/" + id)["state"] == "succeeded"; }, 300))
+      << get("/v1/tasks/" + id).dump() << read_text(dir_ + "/serve.err");
+  const auto rows = archive_telemetry_rows(dir_ + "/slow-archive", "parquet");
+  EXPECT_EQ(static_cast<int64_t>(rows.size()),
+            sqlite_count(dir_ + "/telemetry.db", "telemetry", "id < 15000"));
+  EXPECT_EQ(std::set<std::string>(rows.begin(), rows.end()).size(), rows.size())
+      << "a row was archived twice";
+  auto twice = run_strata({"retry", id, "--server", url}, dir_);
+  EXPECT_NE(twice.exit_code, 0);
+  EXPECT_NE(twice.err.find("succeeded"), std::string::npos) << twice.err;
+  auto unknown = c.Post("/v1/tasks/nope/retry", "", "application/json");
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 404);
+  auto anon = client("").Post("/v1/tasks/" + id + "/cancel", "", "application/json");
+  ASSERT_TRUE(anon);
+  EXPECT_EQ(anon->status, 401);
+  ::unsetenv("STRATA_TOKEN");
+
+  // Idle again: back to zero after the cool-down; the status command shows the pools.
+  ASSERT_TRUE(eventually([&] { return replicas("archive-sqlite") == 0; }, 100))
+      << get("/v1/pools").dump();
+  auto status = run_strata({"status", "--state", "state/state.db"}, dir_);
+  ASSERT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_NE(status.out.find("worker pools"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("archive-sqlite"), std::string::npos) << status.out;
+}
+
+TEST(ServeConfig, ABadConfigIsRefusedWithItsFileAndLine) {
+  const std::string dir = testing_support::fresh_dir("serve-config");
+  write_file(dir + "/strata.yaml", "listen: 127.0.0.1:0\npools:\n  cooldwn: 5s\n");
+  auto r = run_strata({"serve", "--config", "strata.yaml"}, dir);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("strata.yaml:3:3"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("cooldown"), std::string::npos) << r.err;
+  write_file(dir + "/strata.yaml", "pools:\n  archive: {min: 3, max: 2}\n");
+  r = run_strata({"serve", "--config", "strata.yaml"}, dir);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("pools.archive.max"), std::string::npos) << r.err;
+  auto w = run_strata({"worker", "--bus", "redis://127.0.0.1:1", "--state", "sqlite://s.db",
+                       "--functions", "archive,sweep"},
+                      dir);
+  EXPECT_NE(w.exit_code, 0);
+  EXPECT_NE(w.err.find("unknown function 'sweep'"), std::string::npos) << w.err;
+  w = run_strata({"worker", "--bus", "redis://127.0.0.1:1", "--state", "sqlite://s.db", "--pool",
+                  "archive=4:2"},
+                 dir);
+  EXPECT_NE(w.exit_code, 0);
+  EXPECT_NE(w.err.find("MIN <= MAX"), std::string::npos) << w.err;
 }
 
 }  // namespace

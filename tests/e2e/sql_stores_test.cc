@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -223,7 +224,8 @@ TEST_P(SqlStore, ServerRestartedMidRunTheTaskFinishesAfterRetries) {
 // `strata worker` processes on the test Redis (database `db`, flushed first) and `state`.
 class Workers {
  public:
-  Workers(const std::string& dir, int db, const std::string& state, int n)
+  Workers(const std::string& dir, int db, const std::string& state, int n,
+          std::vector<std::string> extra = {})
       : dir_(dir), state_(state) {
     const char* redis = std::getenv("STRATA_TEST_REDIS_URI");
     EXPECT_NE(redis, nullptr) << "run through scripts/run-tests (STRATA_TEST_REDIS_URI)";
@@ -241,8 +243,13 @@ class Workers {
           _exit(126);
         }
         const std::string bin = strata_binary();
-        execl(bin.c_str(), bin.c_str(), "--log-level", "info", "worker", "--bus", bus_.c_str(),
-              "--state", state.c_str(), "--lease-ttl", "4s", static_cast<char*>(nullptr));
+        std::vector<std::string> args = {bin,  "--log-level", "info", "worker",      "--bus",
+                                         bus_, "--state",     state,  "--lease-ttl", "4s"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        std::vector<char*> argv;
+        for (std::string& a : args) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        execv(bin.c_str(), argv.data());
         _exit(127);
       }
       EXPECT_GT(pid, 0);
@@ -329,7 +336,8 @@ TEST(SqlWorkers, AWorkerKilledMidShardItsShardFinishesElsewhere) {
   pid_t victim = 0;
   for (int i = 0; i < 400 && victim == 0; ++i) {
     // The workers create the state schema when they start (slowly under sanitizers).
-    if (s.query("SELECT to_regclass('strata.shards') IS NOT NULL") != std::vector<std::string>{"t"}) {
+    if (s.query("SELECT to_regclass('strata.shards') IS NOT NULL") !=
+        std::vector<std::string>{"t"}) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
       continue;
     }
@@ -356,6 +364,62 @@ TEST(SqlWorkers, AWorkerKilledMidShardItsShardFinishesElsewhere) {
   s.drop_database();
 }
 
+// Pools scale to zero: an idle worker has 0 replicas after the cool-down (recorded in the state
+// store), and a task submitted from another process brings its split pool up within one polling
+// interval; the task then runs to the end.
+TEST(SqlWorkers, APoolAtZeroComesUpWithinOnePollOfASubmit) {
+  Store s("pg", server_uri("pg"), "e2e_workers_zero");
+  s.create_database();
+  s.create_telemetry("telemetry", 3000);
+  const auto eligible = s.rows("telemetry", s.older_than_30d());
+  const std::string dir = fresh_dir("e2e_workers_zero");
+  write_file(dir + "/p.yaml", policy(s, "workers_zero", "telemetry"));
+  const std::string state = s.strata_uri();
+  Workers workers(dir, 12, state, 1, {"--poll", "500ms", "--cooldown", "1s"});
+  auto replicas = [&](const std::string& function) {
+    if (s.query("SELECT to_regclass('strata.pools') IS NOT NULL") !=
+        std::vector<std::string>{"t"}) {
+      return std::string();
+    }
+    auto r = s.query("SELECT replicas FROM strata.pools WHERE function = '" + function + "'");
+    return r.empty() ? std::string() : r[0];
+  };
+  std::string split;
+  for (int i = 0; i < 200 && split != "0"; ++i) {
+    split = replicas("split");
+    if (split != "0") std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(split, "0") << read_text(dir + "/worker0.log");
+  EXPECT_EQ(replicas("archive-postgres"), "0");
+  CommandResult r;
+  const auto submitted = std::chrono::steady_clock::now();
+  std::thread submit([&] {
+    r = run_strata(
+        {"submit", "p.yaml", "--bus", workers.bus(), "--state", state, "--wait", "--json"}, dir);
+  });
+  std::optional<double> up_after;
+  for (int i = 0; i < 400 && !up_after; ++i) {
+    if (replicas("split") == "1") {
+      up_after =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - submitted).count();
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  submit.join();
+  workers.stop();
+  ASSERT_TRUE(up_after.has_value()) << "the split pool never came up";
+  // One polling interval (0.5 s) plus the submit's start and the state store write.
+  EXPECT_LT(*up_after, 1.5) << "backlog to first replica";
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  auto report = nlohmann::json::parse(r.out);
+  EXPECT_EQ(report["state"], "succeeded");
+  EXPECT_EQ(report["rows_purged"].get<size_t>(), eligible.size());
+  // A stopped worker removes its pools.
+  EXPECT_EQ(s.query("SELECT count(*) FROM strata.pools"), std::vector<std::string>{"0"});
+  s.drop_database();
+}
+
 // A Node.js function (npm `redis`) joins the chain: it consumes strata.status until it sees the
 // first task, then publishes a task request on strata.tasks (the policy as YAML text); the
 // workers run that task too.
@@ -371,8 +435,8 @@ TEST(SqlWorkers, ANodeJsFunctionOnTheChainRequestsATaskTheWorkersRun) {
   const std::string state = s.strata_uri();
   Workers workers(dir, 11, state, 1);
   const std::string redis = workers.bus().substr(0, workers.bus().find('?'));
-  auto first = run_strata({"submit", "p.yaml", "--bus", workers.bus(), "--state", state, "--json"},
-                          dir);
+  auto first =
+      run_strata({"submit", "p.yaml", "--bus", workers.bus(), "--state", state, "--json"}, dir);
   ASSERT_EQ(first.exit_code, 0) << first.err;
   const std::string first_id = nlohmann::json::parse(first.out)["task_id"];
   const std::string node_id = "node-task-" + std::to_string(getpid());
