@@ -39,3 +39,37 @@ CREATE INDEX ${1}_ts ON $1 (ts);
 ANALYZE $1;
 EOF
 }
+
+# Impact on a concurrent workload, measured in interleaved windows: while PID runs, it is
+# alternately stopped (SIGSTOP: the workload runs alone) and resumed (SIGCONT: the workload runs
+# beside it) for WINDOW seconds each, until PID exits or SECS pass. The windows are written to
+# FILE as "START END alone|during" (epoch seconds). Alone and during windows alternate every few
+# seconds, so both see the same machine: this shared machine's own drift over minutes (pgbench's
+# p99 alone moves by 2x between runs a minute apart) cancels out. PID is left running.
+interleave() {  # PID WINDOW SECS FILE
+  local pid=$1 win=$2 file=$4 state=alone t0 stop_at
+  stop_at=$(calc "$(now) + $3")
+  : >"$file"
+  while kill -0 "$pid" 2>/dev/null && [[ $(calc "$(now) < $stop_at") == 1 ]]; do
+    t0=$(now)
+    if [[ $state == alone ]]; then kill -STOP "$pid" 2>/dev/null; else kill -CONT "$pid" 2>/dev/null; fi
+    sleep "$win"
+    echo "$t0 $(now) $state" >>"$file"
+    if [[ $state == alone ]]; then state=during; else state=alone; fi
+  done
+  kill -CONT "$pid" 2>/dev/null || true
+}
+
+# "P99_MS COUNT" of the pgbench transactions (per-transaction logs LOG_PREFIX.*: latency in µs is
+# field 3, the end time fields 5 and 6) that ended inside FILE's windows of STATE, leaving out the
+# first 0.3 s of each window (transactions begun in the previous one).
+p99_in() {  # LOG_PREFIX FILE STATE
+  cat "$1".* | awk -v wf="$2" -v st="$3" '
+    BEGIN { while ((getline line < wf) > 0) { split(line, f, " ")
+              if (f[3] == st) { n++; a[n] = f[1] + 0.3; b[n] = f[2] } } }
+    { t = $5 + $6 / 1e6
+      for (i = 1; i <= n; i++) if (t >= a[i] && t < b[i]) { print $3; break } }' |
+    sort -n | awk '{v[NR] = $1} END {
+      i = int(NR * 0.99); if (i < NR * 0.99) i++; if (i < 1) i = 1
+      printf "%.3f %d", (NR ? v[i] : 0) / 1000, NR }'
+}

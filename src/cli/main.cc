@@ -118,8 +118,8 @@ int plan_command(const RunArgs& args) {
   std::fputs(render_table(rows).c_str(), stdout);
   for (const TargetConfig& t : policy->targets) {
     auto spec = format_of(t);
-    std::printf("\ntarget %s: %s/%s%spart-<task>-<shard>-<n>%s\n", t.uri.c_str(), t.uri.c_str(),
-                dataset_of(*policy, t).c_str(),
+    std::printf("\ntarget %s: %s/%s%spart-<task>-<shard>-<attempt>-<n>%s\n", t.uri.c_str(),
+                t.uri.c_str(), dataset_of(*policy, t).c_str(),
                 t.layout.empty() ? "/" : ("/" + t.layout + "/").c_str(),
                 spec.is_ok() ? file_extension(*spec).c_str() : "");
   }

@@ -99,6 +99,9 @@ class Source {
                                      size_t batch_rows) = 0;
   // How far the slowest replica lags; 0 when there are none.
   virtual Result<Micros> replication_lag() { return Micros(0); }
+  // How many other sessions are working on the source right now (its production load), not
+  // counting Strata's own; -1 when the store cannot tell. Thread-safe.
+  virtual Result<double> foreign_activity() { return -1.0; }
 };
 
 }  // namespace strata

@@ -121,6 +121,14 @@ class TableFiles final : public Target {
   Status put(const std::string& path, std::string_view content) override {
     return table_->put(path, content);
   }
+  // Rows in a table are loaded idempotently, so check-then-put is enough here: two attempts of
+  // one shard hold the same keys.
+  Result<bool> put_if_absent(const std::string& path, std::string_view content) override {
+    STRATA_ASSIGN_OR_RETURN(std::optional<std::string> there, table_->get(path));
+    if (there) return false;
+    STRATA_TRY(table_->put(path, content));
+    return true;
+  }
   Result<std::optional<std::string>> get(const std::string& path) override {
     return table_->get(path);
   }

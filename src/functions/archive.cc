@@ -67,11 +67,12 @@ class ShardLease {
     return held_;
   }
 
-  // Renews the lease when a third of its time to live has passed; a lost lease is retryable
-  // (another worker took the shard over: this attempt stops, committing nothing).
-  Status keep() {
+  // Renews the lease when a third of its time to live has passed (always with `now`); a lost
+  // lease is retryable (another worker took the shard over: this attempt stops, committing
+  // nothing and removing only its own files).
+  Status keep(bool now_please = false) {
     const int64_t now = svc_.clock->now_micros();
-    if (now - renewed_ < svc_.lease_ttl.count() / 3) return Status::ok();
+    if (!now_please && now - renewed_ < svc_.lease_ttl.count() / 3) return Status::ok();
     Status s = svc_.state->renew_shard(task_id_, index_, svc_.worker_id, svc_.lease_ttl);
     if (!s.is_ok()) {
       held_ = false;
@@ -175,8 +176,10 @@ Status archive(Services& svc, Context& ctx, const Event& ev) {
       return read.status();
     }
     // The next batch is read while this one is encoded and written.
-    std::unique_ptr<BatchReader> reader =
-        prefetching(paced(std::move(read).value(), w.policy.throttle.sleep_coef), schema);
+    std::unique_ptr<BatchReader> reader = prefetching(std::move(read).value(), schema);
+    // After each batch (waited for, written, reported): a pause as long as the batch took, times
+    // the throttle's coefficients. The read-ahead thread fetches at most one batch meanwhile.
+    Pacer pacer(w.policy.throttle.sleep_coef, w.policy.throttle.busy_sleep_coef, source.get());
     auto throttle = svc.throttles.get(w.task_id + "/read", w.policy.throttle.rows_per_second);
     LagGate lag(*source, w.policy.throttle.max_replication_lag, "archive of shard " + subject);
     Batch batch(schema);
@@ -190,6 +193,7 @@ Status archive(Services& svc, Context& ctx, const Event& ev) {
         return stop_cancelled();
       }
       const int64_t batch_started = svc.clock->now_micros();
+      const auto step_started = std::chrono::steady_clock::now();
       auto more = reader->next(batch);
       if (!more.is_ok()) {
         abort_all();
@@ -229,6 +233,14 @@ Status archive(Services& svc, Context& ctx, const Event& ev) {
                                              {"shard_bytes_out", bytes_out},
                                              {"started_at", batch_started},
                                              {"finished_at", svc.clock->now_micros()}}));
+      pacer.pause(std::chrono::steady_clock::now() - step_started);
+    }
+    // Still this worker's shard? A renewed lease holds for a whole ttl, longer than a commit.
+    if (lease) {
+      if (Status s = lease->keep(/*now_please=*/true); !s.is_ok()) {
+        abort_all();
+        return s;
+      }
     }
     for (TargetState& ts : targets) {
       if (!ts.writer) continue;

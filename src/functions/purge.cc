@@ -65,7 +65,7 @@ Status purge(Services& svc, Context& ctx, const Event& ev) {
   auto throttle = svc.throttles.get(w.task_id + "/purge", w.policy.throttle.rows_per_second);
   const size_t txn_rows = static_cast<size_t>(w.policy.purge.batch_rows);
   LagGate lag(*source, w.policy.throttle.max_replication_lag, "purge of shard " + subject);
-  Pacer pacer(w.policy.throttle.sleep_coef);
+  Pacer pacer(w.policy.throttle.sleep_coef, w.policy.throttle.busy_sleep_coef, source.get());
   int64_t deleted = 0, seen = 0;
   bool task_cancelled = false;
   double last_progress = monotonic_seconds();

@@ -1,5 +1,9 @@
 #include "functions/shard_writer.h"
 
+#include <cstdio>
+#include <random>
+#include <set>
+
 #include <nlohmann/json.hpp>
 
 #include "core/checksum.h"
@@ -21,6 +25,17 @@ ShardWriter::ShardWriter(Target& target, ShardWriterOptions options,
     : target_(target), opt_(std::move(options)), schema_(std::move(schema)), scratch_(schema_) {
   key_col_ = schema_->index_of(opt_.key_column);
   time_col_ = opt_.time_column.empty() ? -1 : schema_->index_of(opt_.time_column);
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  char tag[16];
+  std::snprintf(tag, sizeof tag, "%08x", static_cast<unsigned>(rng() & 0xffffffffu));
+  attempt_ = tag;
+}
+
+// The shard's pending records: "<shard>.json" (written before attempts had tags) and
+// "<shard>.<tag>.json", one per attempt, side by side.
+std::string ShardWriter::own_pending_path() const {
+  std::string path = pending_path(opt_.dataset, opt_.task_id, opt_.shard);
+  return path.substr(0, path.size() - 5) + "." + attempt_ + ".json";
 }
 
 ShardWriter::~ShardWriter() {
@@ -31,18 +46,32 @@ Status ShardWriter::start() {
   auto layout = PartitionLayout::parse(opt_.layout, *schema_);
   if (!layout.is_ok()) return layout.status();
   layout_ = std::move(layout).value();
-  std::string pending = pending_path(opt_.dataset, opt_.task_id, opt_.shard);
-  STRATA_ASSIGN_OR_RETURN(std::optional<std::string> text, target_.get(pending));
-  if (text) {
+  // The files a committed manifest lists are never removed here, whatever a pending record says
+  // (an attempt that committed while this one started has not removed its record yet).
+  STRATA_ASSIGN_OR_RETURN(std::optional<ShardManifest> committed,
+                          load_manifest(target_, opt_.dataset, opt_.task_id, opt_.shard));
+  std::set<std::string> keep;
+  if (committed) {
+    for (const ManifestFile& f : committed->files) keep.insert(f.path);
+  }
+  const std::string legacy = pending_path(opt_.dataset, opt_.task_id, opt_.shard);
+  const std::string prefix = legacy.substr(0, legacy.size() - 4);  // ".../<shard>."
+  STRATA_ASSIGN_OR_RETURN(std::vector<std::string> records, target_.list(prefix));
+  for (const std::string& listed : records) {
+    const std::string record = listed.rfind(prefix, 0) == 0 ? listed : prefix + listed;
+    STRATA_ASSIGN_OR_RETURN(std::optional<std::string> text, target_.get(record));
+    if (!text) continue;
     auto j = nlohmann::json::parse(*text, nullptr, false);
     if (j.is_object() && j.contains("files")) {
       for (const auto& f : j["files"]) {
+        const std::string file = f.get<std::string>();
+        if (keep.count(file)) continue;
         spdlog::info("shard {}/{}: removing {} left by an interrupted attempt", opt_.task_id,
-                     opt_.shard, f.get<std::string>());
-        STRATA_TRY(target_.remove(f.get<std::string>()));
+                     opt_.shard, file);
+        STRATA_TRY(target_.remove(file));
       }
     }
-    STRATA_TRY(target_.remove(pending));
+    STRATA_TRY(target_.remove(record));
   }
   // Parts a killed attempt never finished are invisible but take space: remove them too.
   return target_.remove_incomplete(opt_.dataset,
@@ -50,8 +79,11 @@ Status ShardWriter::start() {
 }
 
 Status ShardWriter::save_pending() {
-  nlohmann::json j = {{"task_id", opt_.task_id}, {"shard", opt_.shard}, {"files", pending_files_}};
-  return target_.put(pending_path(opt_.dataset, opt_.task_id, opt_.shard), j.dump());
+  nlohmann::json j = {{"task_id", opt_.task_id},
+                      {"shard", opt_.shard},
+                      {"attempt", attempt_},
+                      {"files", pending_files_}};
+  return target_.put(own_pending_path(), j.dump());
 }
 
 Result<ShardWriter::OpenPart*> ShardWriter::part_for(const std::string& partition) {
@@ -68,8 +100,8 @@ Result<ShardWriter::OpenPart*> ShardWriter::part_for(const std::string& partitio
   auto part = std::make_unique<OpenPart>();
   part->partition = partition;
   std::string dir = opt_.dataset + "/" + (partition.empty() ? "" : partition + "/");
-  part->path = dir + "part-" + opt_.task_id + "-" + std::to_string(opt_.shard) + "-" +
-               std::to_string(seq_++) + file_extension(opt_.format);
+  part->path = dir + "part-" + opt_.task_id + "-" + std::to_string(opt_.shard) + "-" + attempt_ +
+               "-" + std::to_string(seq_++) + file_extension(opt_.format);
   // Named in the pending record before it can become visible (see close_part).
   pending_files_.push_back(part->path);
   pending_dirty_ = true;
@@ -145,7 +177,21 @@ Status ShardWriter::write(const Batch& batch) {
 
 Result<ShardManifest> ShardWriter::commit(ShardManifest manifest) {
   while (!open_.empty()) {
-    STRATA_TRY(close_part(*open_.back()));
+    Status closed = close_part(*open_.back());
+    if (!closed.is_ok()) {
+      // Another attempt that took the shard over clears unfinished parts when it starts; if it
+      // has committed the shard meanwhile, its manifest is the answer.
+      auto winner = load_manifest(target_, opt_.dataset, opt_.task_id, opt_.shard);
+      if (winner.is_ok() && winner->has_value()) {
+        spdlog::warn(
+            "shard {}/{}: committed meanwhile by another attempt ({}); attempt {} "
+            "removes its own parts",
+            opt_.task_id, opt_.shard, closed.message(), attempt_);
+        abort();
+        return **winner;
+      }
+      return closed;
+    }
     open_.pop_back();
   }
   RowChecksum total;
@@ -160,17 +206,34 @@ Result<ShardManifest> ShardWriter::commit(ShardManifest manifest) {
   if (opt_.verify) {
     for (const ManifestFile& f : manifest.files) STRATA_TRY(verify_file(target_, manifest, f));
   }
-  STRATA_TRY(target_.put(manifest_path(opt_.dataset, opt_.task_id, opt_.shard),
-                         manifest.to_json().dump(1)));
-  STRATA_TRY(target_.remove(pending_path(opt_.dataset, opt_.task_id, opt_.shard)));
+  STRATA_ASSIGN_OR_RETURN(
+      bool created, target_.put_if_absent(manifest_path(opt_.dataset, opt_.task_id, opt_.shard),
+                                          manifest.to_json().dump(1)));
+  if (!created) {
+    // Another attempt committed the shard first: its files are the shard's, ours go.
+    spdlog::warn(
+        "shard {}/{}: committed meanwhile by another attempt; attempt {} removes its "
+        "own parts",
+        opt_.task_id, opt_.shard, attempt_);
+    abort();
+    STRATA_ASSIGN_OR_RETURN(std::optional<ShardManifest> winner,
+                            load_manifest(target_, opt_.dataset, opt_.task_id, opt_.shard));
+    if (!winner) {
+      return Status::retryable("shard " + opt_.task_id + "/" + std::to_string(opt_.shard) +
+                               ": its manifest was there and then was not; run again");
+    }
+    return *winner;
+  }
+  STRATA_TRY(target_.remove(own_pending_path()));
   return manifest;
 }
 
 void ShardWriter::abort() {
   for (auto& p : open_) p->writer->abort();
   open_.clear();
+  // Only this attempt's own files: their names carry its tag.
   for (const std::string& f : pending_files_) (void)target_.remove(f);
-  (void)target_.remove(pending_path(opt_.dataset, opt_.task_id, opt_.shard));
+  (void)target_.remove(own_pending_path());
   pending_files_.clear();
   committed_.clear();
 }

@@ -9,6 +9,12 @@
 //
 // start() removes whatever an earlier, interrupted attempt of the same shard left (the files in
 // its pending record), so re-running a shard never leaves a duplicate row behind.
+//
+// Two attempts of one shard may overlap (a worker cut off from the state store loses its lease,
+// and another takes the shard over while the first still runs). Each attempt names its parts and
+// its pending record with its own random tag, so it only ever removes its own files, and the
+// manifest is created exclusively: the first attempt to commit wins, a later one finds the
+// manifest there, removes its own parts and returns the winner's manifest.
 // Not thread-safe: one per (shard, target).
 #pragma once
 
@@ -48,9 +54,12 @@ class ShardWriter {
   Status start();
   Status write(const Batch& batch);
   // Commits every part, verifies, writes `manifest` (files, rows and checksum filled in here).
+  // When another attempt committed the shard first, its manifest (this attempt's parts removed).
   Result<ShardManifest> commit(ShardManifest manifest);
   // Removes every file this attempt created and its pending record.
   void abort();
+  // This attempt's tag, in its part names: part-<task>-<shard>-<tag>-<n>.
+  const std::string& attempt() const { return attempt_; }
   uint64_t bytes_written() const;
 
  private:
@@ -59,6 +68,7 @@ class ShardWriter {
   Result<OpenPart*> part_for(const std::string& partition);
   Status close_part(OpenPart& part);
   Status save_pending();
+  std::string own_pending_path() const;
 
   Target& target_;
   ShardWriterOptions opt_;
@@ -67,6 +77,7 @@ class ShardWriter {
   int key_col_ = -1;
   int time_col_ = -1;
   int seq_ = 0;
+  std::string attempt_;
   std::vector<std::string> pending_files_;
   bool pending_dirty_ = false;  // names added since the pending record was last saved
   std::list<std::unique_ptr<OpenPart>> open_;  // most recently used first

@@ -68,37 +68,34 @@ Status LagGate::wait(const std::function<bool()>& cancelled) {
   return Status::ok();
 }
 
+double LoadSensor::load() {
+  const auto now = std::chrono::steady_clock::now();
+  if (!supported_ || now < next_) return average_;
+  next_ = now + std::chrono::milliseconds(250);
+  Result<double> active = source_.foreign_activity();
+  if (!active.is_ok()) {
+    spdlog::debug("source load unknown: {}", active.status().message());
+    return average_;
+  }
+  if (*active < 0) {
+    supported_ = false;
+    return average_ = 0;
+  }
+  average_ += 0.25 * (*active - average_);
+  return average_;
+}
+
 void Pacer::pause(std::chrono::steady_clock::duration took) {
-  if (coef_ <= 0) return;
+  double coef = std::max(coef_, 0.0);
+  if (sensor_) coef += busy_coef_ * std::min(sensor_->load(), kMaxLoad);
+  if (coef <= 0) return;
   const auto wait = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
       std::chrono::duration<double, std::nano>(
           static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(took).count()) *
-          coef_));
+          coef));
   if (wait.count() <= 0) return;
   std::this_thread::sleep_for(wait);
   paused_ += wait;
-}
-
-namespace {
-
-class PacedReader final : public BatchReader {
- public:
-  PacedReader(std::unique_ptr<BatchReader> inner, double coef)
-      : inner_(std::move(inner)), pacer_(coef) {}
-  Result<bool> next(Batch& batch) override {
-    return pacer_.run([&] { return inner_->next(batch); });
-  }
-
- private:
-  std::unique_ptr<BatchReader> inner_;
-  Pacer pacer_;
-};
-
-}  // namespace
-
-std::unique_ptr<BatchReader> paced(std::unique_ptr<BatchReader> inner, double coef) {
-  if (coef <= 0) return inner;
-  return std::make_unique<PacedReader>(std::move(inner), coef);
 }
 
 }  // namespace strata

@@ -29,12 +29,35 @@ class Throttle {
   std::chrono::steady_clock::time_point last_;
 };
 
-// Pacing by the source's own response time (pt-archiver's --sleep-coef): after each timed call,
-// pause `coef` times as long as it took. A source slowed by its production load is then read and
-// purged more slowly too; coef 1 gives this worker at most half of the source's time.
+// A source's production load: how many other sessions are working on it, on average
+// (Source::foreign_activity(), sampled at most every 250 ms, exponentially averaged over about
+// 1 s). 0 when the store cannot tell. Not thread-safe: one per worker thread.
+class LoadSensor {
+ public:
+  explicit LoadSensor(Source& source) : source_(source) {}
+  double load();
+
+ private:
+  Source& source_;
+  bool supported_ = true;
+  double average_ = 0;
+  std::chrono::steady_clock::time_point next_{};
+};
+
+// Pacing by the work's own duration (pt-archiver's --sleep-coef): after each timed step (a
+// batch read, encoded and written; a DELETE transaction), pause `coef` times as long as it took.
+// A source slowed by its production load is then read and purged more slowly too; coef 1 gives
+// this worker at most half of the time. With a source that reports its load, `busy_coef` times
+// that load (other sessions busy on average, counted up to kMaxLoad) is added: the worker yields
+// to production in proportion to how busy production is, and runs at the speed `coef` allows
+// when nothing else uses the source.
 class Pacer {
  public:
-  explicit Pacer(double coef) : coef_(coef) {}
+  static constexpr double kMaxLoad = 8;
+  explicit Pacer(double coef, double busy_coef = 0, Source* source = nullptr)
+      : coef_(coef), busy_coef_(busy_coef) {
+    if (source != nullptr && busy_coef > 0) sensor_.emplace(*source);
+  }
   // Runs f(), then pauses; returns what f returned.
   template <class F>
   auto run(F&& f) {
@@ -43,18 +66,17 @@ class Pacer {
     pause(std::chrono::steady_clock::now() - start);
     return result;
   }
+  // Pauses after work that took `took`.
+  void pause(std::chrono::steady_clock::duration took);
   // Time spent pausing so far.
   std::chrono::steady_clock::duration paused() const { return paused_; }
 
  private:
-  void pause(std::chrono::steady_clock::duration took);
   double coef_;
+  double busy_coef_;
+  std::optional<LoadSensor> sensor_;
   std::chrono::steady_clock::duration paused_{};
 };
-
-// A reader whose every batch is followed by a Pacer pause (inside the read-ahead thread when
-// wrapped by prefetching(), so the writer goes on meanwhile). coef <= 0: `inner` itself.
-std::unique_ptr<BatchReader> paced(std::unique_ptr<BatchReader> inner, double coef);
 
 // One Throttle per (task, purpose) key, created on first use. Thread-safe.
 class ThrottleRegistry {

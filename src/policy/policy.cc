@@ -221,11 +221,21 @@ const SectionSpec<ThrottleConfig>& throttle_spec() {
              "Read rate limit over all shards; 0 = unlimited.")
         .min(0);
     s->field("sleep_coef", &ThrottleConfig::sleep_coef,
-             "After each read batch and each DELETE transaction, pause this multiple of the time "
-             "the source took for it (pt-archiver's --sleep-coef), so a source slowed by its "
-             "production load is archived more slowly too. The default 1 leaves the source at "
-             "least half of the time; 0 = full speed.")
+             "After each batch (read, encoded and written) and each DELETE transaction, pause "
+             "this multiple of the time it took (pt-archiver's --sleep-coef), so a source slowed "
+             "by its production load is archived more slowly too. The default 1 leaves the "
+             "source at least half of the time; 0 = full speed.")
         .range(0, 100);
+    s->field("busy_sleep_coef", &ThrottleConfig::busy_sleep_coef,
+             "Added to `sleep_coef`, times the source's load: how many other sessions are busy "
+             "on it on average (counted up to 8). A source where one session is always busy "
+             "gets pauses 12 times as long as each step took, a saturated one (4 busy sessions) "
+             "49 times, an idle one none: Strata yields to production in proportion to it. "
+             "PostgreSQL counts sessions of other applications running a statement or inside a "
+             "transaction (pg_stat_activity; other roles' sessions only with pg_read_all_stats); "
+             "MySQL/MariaDB, other connections running a statement (PROCESSLIST; other users' "
+             "only with the PROCESS privilege). 0 = off.")
+        .range(0, 1000);
     s->field("max_replication_lag", &ThrottleConfig::max_replication_lag,
              "Pause reads and deletes while any replica of the source lags more than this (e.g. "
              "`5s`); checked about once a second. PostgreSQL: replay lag in "

@@ -66,8 +66,9 @@ struct TargetConfig {
 };
 
 struct ThrottleConfig {
-  double rows_per_second = 0;                 // 0 = unlimited
-  double sleep_coef = 1.0;  // pause this multiple of each read batch's and DELETE's time
+  double rows_per_second = 0;     // 0 = unlimited
+  double sleep_coef = 1.0;        // pause this multiple of each read batch's and DELETE's time
+  double busy_sleep_coef = 12.0;  // added, times the source's load (other sessions busy, <= 8)
   std::optional<Micros> max_replication_lag;  // pause reads and deletes while a replica lags more
 };
 

@@ -348,8 +348,16 @@ Status Connection::last_error(std::string_view op) const {
   return map_error(err, mysql_error(mysql_), where_, op);
 }
 
-Status Connection::exec(std::string_view sql, std::string_view op) {
+std::string marked(std::string_view sql) {
+  std::string out;
+  out.reserve(sizeof(kStrataMarker) + sql.size());
+  out.append(kStrataMarker).append(sql);
+  return out;
+}
+
+Status Connection::exec(std::string_view statement, std::string_view op) {
   affected_ = 0;
+  const std::string sql = marked(statement);
   if (mysql_real_query(mysql_, sql.data(), sql.size()) != 0) {
     Status s = last_error(op);
     if (s.is_retryable()) healthy_ = false;
@@ -369,8 +377,10 @@ Status Connection::exec(std::string_view sql, std::string_view op) {
   return Status::ok();
 }
 
-Result<std::vector<Connection::Row>> Connection::query(std::string_view sql, std::string_view op,
+Result<std::vector<Connection::Row>> Connection::query(std::string_view statement,
+                                                       std::string_view op,
                                                        std::vector<std::string>* names) {
+  const std::string sql = marked(statement);
   if (mysql_real_query(mysql_, sql.data(), sql.size()) != 0) {
     Status s = last_error(op);
     if (s.is_retryable()) healthy_ = false;

@@ -144,6 +144,11 @@ class ConnectionPool : public std::enable_shared_from_this<ConnectionPool> {
   std::vector<std::pair<std::unique_ptr<Connection>, std::chrono::steady_clock::time_point>> idle_;
 };
 
+// Every statement Strata sends starts with this comment, so that its sessions can be told from
+// the production load in PROCESSLIST (Source::foreign_activity); `marked` prefixes it.
+inline constexpr char kStrataMarker[] = "/* strata */ ";
+std::string marked(std::string_view sql);
+
 // `name` quoted with backticks (a backtick inside is doubled).
 std::string quote_ident(std::string_view name);
 

@@ -184,7 +184,8 @@ class MysqlBatchReader final : public BatchReader {
     sql::Builder b(sql::Dialect::kMysql);
     sql::build_read(b, info_->ref, info_->select_list, predicate_, shard_,
                     started_ ? &last_key_ : nullptr, page_rows_);
-    STRATA_ASSIGN_OR_RETURN(std::string text, render(b));
+    STRATA_ASSIGN_OR_RETURN(std::string rendered, render(b));
+    const std::string text = mysql::marked(rendered);
     started_ = true;
     page_count_ = 0;
     if (stmt_ == nullptr) {
@@ -397,6 +398,22 @@ class MysqlSource final : public Source {
   }
 
   Result<Micros> replication_lag() override;
+  // Threads of other connections running a statement (COMMAND Query or Execute) that is not
+  // Strata's (they all start with kStrataMarker). Other users' threads count only with the
+  // PROCESS privilege.
+  Result<double> foreign_activity() override {
+    STRATA_ASSIGN_OR_RETURN(PooledConnection conn, connect());
+    STRATA_ASSIGN_OR_RETURN(
+        auto rows,
+        conn->query("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE COMMAND IN "
+                    "('Query', 'Execute') AND ID <> CONNECTION_ID() AND (INFO IS NULL OR INFO "
+                    "NOT LIKE '/* strata */%')",
+                    "checking the load of"));
+    if (rows.empty() || rows[0].empty() || !rows[0][0]) return 0.0;
+    Result<double> n = parse_double(*rows[0][0]);
+    if (!n.is_ok()) return Status::permanent("mysql: active thread count is not a number");
+    return *n;
+  }
 
  private:
   Status error(const std::string& message) const {

@@ -471,6 +471,26 @@ TEST_F(MysqlSourceTest, DeleteRechecksPredicateAndShard) {
   EXPECT_NE(st.read.find("LIMIT 10"), std::string::npos) << st.read;
 }
 
+// Production load: another connection's running statement counts (Strata's own statements
+// carry the /* strata */ marker and are left out).
+TEST_F(MysqlSourceTest, ForeignActivityCountsOtherConnectionsStatements) {
+  admin_->exec("CREATE TABLE t (id int PRIMARY KEY)");
+  auto src = open("t", {"id"});
+  ASSERT_TRUE(src->describe().is_ok());
+  Admin sleeper(base_uri_);
+  std::thread t([&] { sleeper.exec("SELECT SLEEP(1.5)"); });
+  for (int i = 0; i < 100; ++i) {
+    auto r = admin_->rows(
+        "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO = 'SELECT SLEEP(1.5)'");
+    if (!r.empty() && r[0][0] && *r[0][0] != "0") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  auto busy = src->foreign_activity();
+  t.join();
+  ASSERT_TRUE(busy.is_ok()) << busy.status().to_string();
+  EXPECT_GE(*busy, 1.0);
+}
+
 TEST_F(MysqlSourceTest, KilledConnectionMidReadIsRetryable) {
   admin_->exec(
       "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT seq, "

@@ -261,17 +261,26 @@ Result<std::unique_ptr<Connection>> Connection::open(const ConnectOptions& optio
   if (!uri.user.empty()) STRATA_TRY(add("user", uri.user));
   if (!uri.password.empty()) STRATA_TRY(add("password", uri.password));
   STRATA_TRY(add("dbname", uri.path.substr(1)));
-  bool has_timeout = false, has_name = false;
+  std::set<std::string> given;
   for (const auto& [key, value] : uri.query) {
     bool libpq = false;
     for (const char* k : kLibpqOptions) libpq = libpq || key == k;
     if (!libpq) continue;
-    has_timeout = has_timeout || key == "connect_timeout";
-    has_name = has_name || key == "application_name";
+    given.insert(key);
     STRATA_TRY(add(key, value));
   }
-  if (!has_timeout) STRATA_TRY(add("connect_timeout", "10"));
-  if (!has_name) STRATA_TRY(add("application_name", "strata"));
+  // Defaults the URI may override. The TCP ones bound how long a call waits on a link that died
+  // without a reset (a cut network, a host gone): about a minute instead of the kernel's two
+  // hours; the call then fails retryably and the work goes on elsewhere or later.
+  for (auto [key, value] : {std::pair<const char*, const char*>{"connect_timeout", "10"},
+                            {"application_name", "strata"},
+                            {"keepalives", "1"},
+                            {"keepalives_idle", "30"},
+                            {"keepalives_interval", "10"},
+                            {"keepalives_count", "3"},
+                            {"tcp_user_timeout", "60000"}}) {
+    if (!given.count(key)) STRATA_TRY(add(key, value));
+  }
   STRATA_TRY(add("client_encoding", "UTF8"));
   std::vector<const char*> k, v;
   for (size_t i = 0; i < keys.size(); ++i) {

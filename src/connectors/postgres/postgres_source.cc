@@ -456,6 +456,24 @@ class PostgresSource final : public Source {
     return out;
   }
 
+  // Client backends of other applications (Strata's connections share one application_name)
+  // running a statement or inside a transaction (a busy OLTP session spends much of its time
+  // "idle in transaction" between its statements). Sessions of other roles count only with
+  // pg_read_all_stats (without it PostgreSQL hides their state).
+  Result<double> foreign_activity() override {
+    STRATA_ASSIGN_OR_RETURN(ConnectionPool::Lease conn, connect());
+    STRATA_ASSIGN_OR_RETURN(
+        PgResult r,
+        conn->query("SELECT count(*)::float8 FROM pg_stat_activity WHERE (state = 'active' OR "
+                    "state LIKE 'idle in transaction%') AND backend_type = 'client backend' AND "
+                    "pid <> pg_backend_pid() AND "
+                    "application_name <> current_setting('application_name')",
+                    {}, "checking the load of"));
+    Result<double> n = parse_double(r.text(0, 0));
+    if (!n.is_ok()) return error("active session count '" + r.str(0, 0) + "' is not a number");
+    return *n;
+  }
+
   Result<Micros> replication_lag() override {
     STRATA_ASSIGN_OR_RETURN(ConnectionPool::Lease conn, connect());
     STRATA_ASSIGN_OR_RETURN(
@@ -807,14 +825,13 @@ class PostgresSource final : public Source {
     std::vector<sql::Param> params{sql::Param{Value::of_int(ti.oid), Type::kInt64}};
     STRATA_ASSIGN_OR_RETURN(
         PgResult r,
-        conn.query(
-            "SELECT coalesce(sum(c.reltuples) FILTER (WHERE c.reltuples >= 0), -1)::float8, "
-            "coalesce(sum(c.relpages) FILTER (WHERE c.reltuples >= 0), 0)::float8, "
-            "coalesce(sum(pg_relation_size(c.oid)), 0)::float8 / "
-            "current_setting('block_size')::float8 FROM pg_class c WHERE c.oid IN (SELECT "
-            "relid FROM pg_partition_tree($1::oid::regclass) WHERE isleaf) OR (c.oid = "
-            "$1::oid AND c.relkind <> 'p')",
-            params, "estimating the size of"));
+        conn.query("SELECT coalesce(sum(c.reltuples) FILTER (WHERE c.reltuples >= 0), -1)::float8, "
+                   "coalesce(sum(c.relpages) FILTER (WHERE c.reltuples >= 0), 0)::float8, "
+                   "coalesce(sum(pg_relation_size(c.oid)), 0)::float8 / "
+                   "current_setting('block_size')::float8 FROM pg_class c WHERE c.oid IN (SELECT "
+                   "relid FROM pg_partition_tree($1::oid::regclass) WHERE isleaf) OR (c.oid = "
+                   "$1::oid AND c.relkind <> 'p')",
+                   params, "estimating the size of"));
     double tuples = std::stod(r.str(0, 0));
     double pages = std::stod(r.str(0, 1));
     double current = std::stod(r.str(0, 2));
@@ -914,8 +931,8 @@ class PostgresSource final : public Source {
       // Statistics far off (a small table claiming a billion rows) leave the sample nearly
       // empty: sample more, up to the whole table.
       if (pct >= 100.0 || static_cast<double>(total) >= target / 4) break;
-      pct = std::min(100.0, pct * (total > 0 ? std::max(4.0, target / static_cast<double>(total))
-                                             : 100.0));
+      pct = std::min(
+          100.0, pct * (total > 0 ? std::max(4.0, target / static_cast<double>(total)) : 100.0));
     }
     // The sample says the selection is small after all: walk it exactly.
     if (static_cast<double>(total) * rows_per_sample <= static_cast<double>(exact_rows_)) {

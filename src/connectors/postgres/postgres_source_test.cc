@@ -715,6 +715,41 @@ TEST_F(PostgresSourceTest, SessionSettingsOnEveryConnection) {
             std::vector<std::string>{"1"});
 }
 
+// Production load: another application's running statement counts. (Other tests share the
+// server, so that Strata's own sessions are left out is not asserted here: the query filters on
+// the session's own application_name.)
+TEST_F(PostgresSourceTest, ForeignActivityCountsOtherApplicationsOnly) {
+  db_->exec("CREATE TABLE t (id int PRIMARY KEY)");
+  auto src = open("t", {"id"});
+  ASSERT_TRUE(src->describe().is_ok());
+  auto active_sleepers = [&](const std::string& app) {
+    Session watcher(uri_);
+    PGresult* r =
+        PQexec(watcher.get(), ("SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND "
+                               "application_name = '" +
+                               app + "' AND query LIKE 'SELECT pg_sleep%'")
+                                  .c_str());
+    const int n = std::atoi(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return n;
+  };
+  auto during = [&](const std::string& app) {
+    const std::string uri =
+        uri_ + (uri_.find('?') == std::string::npos ? "?" : "&") + "application_name=" + app;
+    Session sleeper(uri);
+    std::thread t([&] { sleeper.exec("SELECT pg_sleep(1.5)"); });
+    for (int i = 0; i < 100 && active_sleepers(app) == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    auto n = src->foreign_activity();
+    t.join();
+    return n;
+  };
+  auto busy = during("orders-app");
+  ASSERT_TRUE(busy.is_ok()) << busy.status().to_string();
+  EXPECT_GE(*busy, 1.0);
+}
+
 TEST_F(PostgresSourceTest, ConcurrentShardsReadEverything) {
   db_->exec(
       "CREATE TABLE t (id int PRIMARY KEY, v text);"
