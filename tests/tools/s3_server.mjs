@@ -136,9 +136,35 @@ async function extras(ctx, next) {
   }
   if (ctx.method === 'PUT' && key !== undefined && !('uploadId' in ctx.query) && bucketExists) {
     checkAccessKey(ctx);
-    await checkConditions(ctx, b, key);
+    if (ctx.get('if-none-match') || ctx.get('if-match')) {
+      // S3 decides a conditional write atomically: the check and the write of one key are one
+      // step here too, or two concurrent creates could both pass the check.
+      return withKeyLock(`${b}/${key}`, async () => {
+        await checkConditions(ctx, b, key);
+        await next();
+      });
+    }
   }
   return next();
+}
+
+// Runs `fn` after every earlier holder of `name` has finished.
+const keyLocks = new Map();
+async function withKeyLock(name, fn) {
+  const previous = keyLocks.get(name) || Promise.resolve();
+  let release;
+  const mine = new Promise((resolve) => {
+    release = resolve;
+  });
+  const chained = previous.then(() => mine);
+  keyLocks.set(name, chained);
+  await previous;
+  try {
+    return await fn();
+  } finally {
+    release();
+    if (keyLocks.get(name) === chained) keyLocks.delete(name);
+  }
 }
 
 const server = new S3rver({

@@ -421,6 +421,35 @@ TEST_F(S3TargetTest, ParquetPartReadsBackThroughOpen) {
   EXPECT_EQ(rows, 100000u);
 }
 
+// Concurrent creates of one key: exactly one wins (the catalog and the shard manifests rely on
+// it when several workers commit at once).
+TEST_F(S3TargetTest, ConcurrentPutIfAbsentHasOneWinner) {
+  constexpr int kThreads = 8;
+  for (int round = 0; round < 5; ++round) {
+    const std::string path = "ds/_strata/manifests/T/" + std::to_string(round) + ".json";
+    std::vector<std::unique_ptr<Target>> targets;
+    for (int i = 0; i < kThreads; ++i) {
+      targets.push_back(open());
+      ASSERT_TRUE(targets.back());
+    }
+    std::atomic<int> created{0}, failed{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kThreads; ++i) {
+      threads.emplace_back([&, i] {
+        auto r = targets[i]->put_if_absent(path, "writer " + std::to_string(i));
+        if (!r.is_ok()) {
+          ++failed;
+        } else if (*r) {
+          ++created;
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(failed.load(), 0);
+    EXPECT_EQ(created.load(), 1) << "round " << round;
+  }
+}
+
 TEST_F(S3TargetTest, PutIfAbsentCreatesOnce) {
   auto target = open();
   ASSERT_TRUE(target);
