@@ -155,16 +155,8 @@ Result<ChainConfig> chain_config_of(const ServeConfig& c) {
           {"archive", &c.pools.archive},
           {"purge", &c.pools.purge},
           {"status", &c.pools.status}}) {
-      if (size->max == 0 && size->min == 0) continue;  // the default
-      int max = size->max;
-      if (max == 0) {
-        max = std::string(name) == "archive"  ? c.archive_workers
-              : std::string(name) == "purge"  ? c.purge_workers
-              : std::string(name) == "status" ? 2
-                                              : 1;
-        max = std::max(max, size->min);
-      }
-      pools.bounds[name] = PoolBounds{size->min, std::max(max, 1), 1};
+      if (size->max == 0 && size->min == 0) continue;            // the default
+      pools.bounds[name] = PoolBounds{size->min, size->max, 1};  // max 0: the function's default
     }
     chain.pools = pools;
   }

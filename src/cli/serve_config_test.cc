@@ -82,6 +82,33 @@ TEST(ServeConfig, ErrorsNameTheFileLineAndKey) {
   EXPECT_NE(chain.status().message().find("unknown function 'sweep'"), std::string::npos);
 }
 
+TEST(ServeConfig, PoolsResolveToTheFunctionsDefaultsWhereNoMaxIsGiven) {
+  auto c = parse_serve_config("archive_workers: 4\npools:\n  status: {min: 3}\n  purge: {min: 1}\n",
+                              "s.yaml", "");
+  ASSERT_TRUE(c.is_ok()) << c.status().to_string();
+  auto chain = chain_config_of(*c);
+  ASSERT_TRUE(chain.is_ok());
+  auto pools =
+      resolve_pools(*chain, {"split", "archive-postgres", "archive-sqlite", "purge", "status"});
+  ASSERT_TRUE(pools.is_ok()) << pools.status().to_string();
+  EXPECT_EQ(pools->at("split").min, 0);
+  EXPECT_EQ(pools->at("split").max, 1);
+  EXPECT_EQ(pools->at("archive-sqlite").max, 4);  // archive_workers
+  EXPECT_EQ(pools->at("purge").min, 1);
+  EXPECT_EQ(pools->at("purge").max, 2);                            // purge_workers
+  EXPECT_EQ(pools->at("status").max, 3);                           // never below its min
+  chain->pools->bounds["archive-postgres"] = PoolBounds{1, 8, 1};  // --pool beats the section
+  pools = resolve_pools(*chain, {"archive-postgres", "archive-sqlite"});
+  ASSERT_FALSE(pools.is_ok());  // status and purge are configured but do not run here
+  EXPECT_NE(pools.status().message().find("no such function runs here"), std::string::npos);
+  chain->pools->bounds.erase("status");
+  chain->pools->bounds.erase("purge");
+  pools = resolve_pools(*chain, {"archive-postgres", "archive-sqlite"});
+  ASSERT_TRUE(pools.is_ok()) << pools.status().to_string();
+  EXPECT_EQ(pools->at("archive-postgres").max, 8);
+  EXPECT_EQ(pools->at("archive-sqlite").max, 4);
+}
+
 TEST(ServeConfig, PoolFlagsParse) {
   std::map<std::string, PoolBounds> bounds;
   ASSERT_TRUE(parse_pool("archive=0:4", bounds).is_ok());

@@ -72,9 +72,6 @@ Status parse_pool(const std::string& spec, std::map<std::string, PoolBounds>& bo
   return Status::ok();
 }
 
-namespace {
-
-// Every pool of the functions that run here, from the configured bounds and the defaults.
 Result<std::map<std::string, PoolBounds>> resolve_pools(const ChainConfig& config,
                                                         const std::vector<std::string>& names) {
   const PoolsConfig& pc = *config.pools;
@@ -86,16 +83,20 @@ Result<std::map<std::string, PoolBounds>> resolve_pools(const ChainConfig& confi
   std::map<std::string, PoolBounds> out;
   for (const std::string& name : names) {
     const bool archive = name.rfind("archive-", 0) == 0;
-    PoolBounds b{0, 1, 1};
-    if (archive) b.max = std::max(config.archive_workers, 1);
-    if (name == "purge") b.max = std::max(config.purge_workers, 1);
-    if (name == "status") b.max = 2;
+    int default_max = 1;
+    if (archive) default_max = std::max(config.archive_workers, 1);
+    if (name == "purge") default_max = std::max(config.purge_workers, 1);
+    if (name == "status") default_max = 2;
+    PoolBounds b{0, default_max, 1};
     if (auto it = pc.bounds.find(archive ? "archive" : name); it != pc.bounds.end()) b = it->second;
     if (auto it = pc.bounds.find(name); it != pc.bounds.end()) b = it->second;
+    if (b.max == 0) b.max = std::max(default_max, b.min);  // a bound without max (strata.yaml)
     out[name] = b;
   }
   return out;
 }
+
+namespace {
 
 // Writes the pools to the state store when they change, and every 5 s (so `strata status` can
 // tell a live worker's pools from a dead one's).

@@ -22,8 +22,9 @@ namespace strata {
 struct PoolsConfig {
   std::chrono::milliseconds poll{1000};
   std::chrono::milliseconds cooldown{30000};
-  // By function name, or "archive" for every archive-<kind>. Unlisted: split 0..1, archive
-  // 0..archive_workers, purge 0..purge_workers, status 0..2.
+  // By function name, or "archive" for every archive-<kind>. Unlisted, or listed with max 0:
+  // split 0..1, archive 0..archive_workers, purge 0..purge_workers, status 0..2 (the max is
+  // never below the min).
   std::map<std::string, PoolBounds> bounds;
 };
 
@@ -47,6 +48,11 @@ struct ChainConfig {
 Result<std::vector<std::string>> parse_functions(const std::string& list);
 // Parses one --pool: "archive=0:4", "status=1:2" (FUNCTION=MIN:MAX).
 Status parse_pool(const std::string& spec, std::map<std::string, PoolBounds>& bounds);
+
+// Every pool of `names` (the functions that run here) from config.pools and the defaults; an
+// error names a configured pool whose function does not run here.
+Result<std::map<std::string, PoolBounds>> resolve_pools(const ChainConfig& config,
+                                                        const std::vector<std::string>& names);
 
 struct WorkerOptions {
   ChainConfig chain;

@@ -10,18 +10,12 @@
 
 #include "connectors/file/file_target.h"
 #include "core/fs.h"
+#include "tests/support/duckdb.h"
 
 namespace strata {
 namespace {
 
-std::string temp_dir(const std::string& name) {
-  const char* base = std::getenv("TEST_TMPDIR");
-  std::string dir =
-      std::string(base ? base : "/tmp") + "/catalog-" + name + "-" + std::to_string(::getpid());
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir;
-}
+using testing_support::fresh_dir;
 
 std::unique_ptr<Target> file_target(const std::string& dir) {
   auto uri = parse_uri("file://" + dir);
@@ -51,7 +45,7 @@ ShardManifest manifest(const std::string& task, int shard, int files) {
 }
 
 TEST(Catalog, ConcurrentWritersLoseNoEntry) {
-  std::string dir = temp_dir("concurrent");
+  std::string dir = fresh_dir("concurrent");
   auto target = file_target(dir);
   // 4 threads x 15 shards, each with its own target object (as separate processes would).
   std::vector<std::thread> threads;
@@ -77,7 +71,7 @@ TEST(Catalog, ConcurrentWritersLoseNoEntry) {
 }
 
 TEST(Catalog, AddingAShardTwiceChangesNothingAndRemoveDropsFiles) {
-  std::string dir = temp_dir("idempotent");
+  std::string dir = fresh_dir("idempotent");
   auto target = file_target(dir);
   ASSERT_TRUE(catalog_add(*target, manifest("t", 0, 3), 1).is_ok());
   ASSERT_TRUE(catalog_add(*target, manifest("t", 0, 3), 2).is_ok());
@@ -94,7 +88,7 @@ TEST(Catalog, AddingAShardTwiceChangesNothingAndRemoveDropsFiles) {
 }
 
 TEST(Catalog, AStalePointerOrNoneStillFindsTheNewestVersion) {
-  std::string dir = temp_dir("pointer");
+  std::string dir = fresh_dir("pointer");
   auto target = file_target(dir);
   for (int s = 0; s < 3; ++s) ASSERT_TRUE(catalog_add(*target, manifest("t", s, 1), 1).is_ok());
   // A writer that crashed before moving the pointer, or a slower one that moved it back.
@@ -110,7 +104,7 @@ TEST(Catalog, AStalePointerOrNoneStillFindsTheNewestVersion) {
 }
 
 TEST(Catalog, ExclusiveCreateRefusesAnExistingDocument) {
-  std::string dir = temp_dir("exclusive");
+  std::string dir = fresh_dir("exclusive");
   auto target = file_target(dir);
   auto first = target->put_if_absent("a/b.json", "1");
   ASSERT_TRUE(first.is_ok()) << first.status().to_string();

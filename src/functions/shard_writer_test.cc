@@ -10,23 +10,17 @@
 
 #include "connectors/file/file_target.h"
 #include "core/fs.h"
+#include "tests/support/duckdb.h"
 
 namespace strata {
 namespace {
 
-std::string temp_dir(const std::string& name) {
-  const char* base = std::getenv("TEST_TMPDIR");
-  std::string dir =
-      std::string(base ? base : "/tmp") + "/shardw-" + name + "-" + std::to_string(::getpid());
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir;
-}
+using testing_support::fresh_dir;
 
 class ShardWriterTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = temp_dir(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fresh_dir(::testing::UnitTest::GetInstance()->current_test_info()->name());
     auto uri = parse_uri("file://" + dir_);
     auto t = open_file_target(*uri, "");
     ASSERT_TRUE(t.is_ok()) << t.status().to_string();
