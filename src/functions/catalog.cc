@@ -26,7 +26,23 @@ std::optional<int64_t> time_from(const json& j) {
   return std::nullopt;
 }
 
-// The newest version: the pointer's, then forward while a newer one exists.
+// The highest version in the catalog folder (0 when there is none).
+Result<int64_t> highest_listed(Target& target) {
+  int64_t v = 0;
+  STRATA_ASSIGN_OR_RETURN(std::vector<std::string> paths, target.list("_strata/catalog/"));
+  for (const std::string& path : paths) {
+    long long n = 0;
+    if (std::sscanf(path.c_str(), "_strata/catalog/v%lld.json", &n) == 1) {
+      v = std::max<int64_t>(v, n);
+    }
+  }
+  return v;
+}
+
+// The newest version: the pointer's, then forward while a newer one exists. The pointer may lag
+// (a slow writer sets it after faster ones) so far that its version was pruned already: then
+// the highest version listed, never an empty catalog (which the next write would build on,
+// dropping every entry).
 Result<Catalog> load_newest(Target& target) {
   int64_t v = 0;
   STRATA_ASSIGN_OR_RETURN(std::optional<std::string> pointer, target.get(kPointer));
@@ -35,18 +51,16 @@ Result<Catalog> load_newest(Target& target) {
     if (p.is_object() && p.contains("version") && p["version"].is_number_integer()) {
       v = p["version"].get<int64_t>();
     }
-  } else {
-    // No pointer (never written, or lost): the highest version listed.
-    STRATA_ASSIGN_OR_RETURN(std::vector<std::string> paths, target.list("_strata/catalog/"));
-    for (const std::string& path : paths) {
-      long long n = 0;
-      if (std::sscanf(path.c_str(), "_strata/catalog/v%lld.json", &n) == 1)
-        v = std::max<int64_t>(v, n);
-    }
   }
   std::optional<std::string> text;
   if (v > 0) {
     STRATA_ASSIGN_OR_RETURN(text, target.get(version_path(v)));
+  }
+  if (!text) {
+    STRATA_ASSIGN_OR_RETURN(v, highest_listed(target));
+    if (v > 0) {
+      STRATA_ASSIGN_OR_RETURN(text, target.get(version_path(v)));
+    }
   }
   for (;;) {
     STRATA_ASSIGN_OR_RETURN(std::optional<std::string> next, target.get(version_path(v + 1)));
