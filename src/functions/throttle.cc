@@ -81,7 +81,10 @@ double LoadSensor::load() {
     supported_ = false;
     return average_ = 0;
   }
-  average_ += 0.25 * (*active - average_);
+  // The first reading stands alone: starting the average from 0 would let the first steps of a
+  // run, the ones with no pause behind them yet, go at full speed on a busy source.
+  average_ = sampled_ ? average_ + 0.25 * (*active - average_) : *active;
+  sampled_ = true;
   return average_;
 }
 

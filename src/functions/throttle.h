@@ -40,6 +40,7 @@ class LoadSensor {
  private:
   Source& source_;
   bool supported_ = true;
+  bool sampled_ = false;
   double average_ = 0;
   std::chrono::steady_clock::time_point next_{};
 };
@@ -56,7 +57,10 @@ class Pacer {
   static constexpr double kMaxLoad = 8;
   explicit Pacer(double coef, double busy_coef = 0, Source* source = nullptr)
       : coef_(coef), busy_coef_(busy_coef) {
-    if (source != nullptr && busy_coef > 0) sensor_.emplace(*source);
+    if (source != nullptr && busy_coef > 0) {
+      sensor_.emplace(*source);
+      sensor_->load();  // read before the first step, so its pause already knows the load
+    }
   }
   // Runs f(), then pauses; returns what f returned.
   template <class F>

@@ -2,6 +2,7 @@
 #include "connectors/mysql/mysql_source.h"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <charconv>
 #include <cstdio>
@@ -66,6 +67,7 @@ struct TableInfo {
   std::vector<ReadKind> kinds;    // per schema column
   std::vector<size_t> key_index;  // schema positions of the key columns
   std::string key_index_name;     // the unique index the key columns are
+  std::string key_collation;      // the first key column's, empty for non-text columns
   int64_t table_rows = 0;         // information_schema estimate
 };
 
@@ -451,8 +453,16 @@ class MysqlSource final : public Source {
                            const Value& hi);
   Result<std::vector<Shard>> plan_integer(Connection& conn, const TableInfo& info, int64_t lo,
                                           int64_t hi, const SplitOptions& split);
+  Result<std::vector<Shard>> plan_by_halving(Connection& conn, const TableInfo& info,
+                                             const Predicate& key_only, const Value& lo,
+                                             const Value& hi, const SplitOptions& split);
   Result<std::vector<Shard>> plan_by_walk(Connection& conn, const TableInfo& info,
-                                          const Predicate& p, Value lo, const SplitOptions& split);
+                                          const Predicate& key_only, Value lo, const Value& hi,
+                                          const SplitOptions& split);
+  Result<std::optional<Value>> key_probe(Connection& conn, const TableInfo& info,
+                                         const Predicate& key_only, const Value& lo,
+                                         const Value& hi, const Value& at, bool before);
+  Result<Value> key_of_text(const TableInfo& info, const std::string& s) const;
 
   const SourceSpec spec_;
   const Uri uri_;
@@ -544,7 +554,8 @@ Result<std::shared_ptr<const TableInfo>> MysqlSource::load_table_info() {
     STRATA_ASSIGN_OR_RETURN(
         auto rows,
         conn->query("SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, NUMERIC_PRECISION, "
-                    "NUMERIC_SCALE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = " +
+                    "NUMERIC_SCALE, COLLATION_NAME FROM information_schema.COLUMNS WHERE "
+                    "TABLE_SCHEMA = " +
                         db_lit + " AND TABLE_NAME = " + table_lit + " ORDER BY ORDINAL_POSITION",
                     op));
     for (auto& r : rows) {
@@ -556,6 +567,7 @@ Result<std::shared_ptr<const TableInfo>> MysqlSource::load_table_info() {
       };
       std::string name = r[0].value_or("");
       names.push_back(name);
+      if (name == spec_.key_columns[0]) info->key_collation = r[6].value_or("");
       bool is_json =
           std::find(json_columns.begin(), json_columns.end(), name) != json_columns.end();
       std::optional<mysql::MappedColumn> m =
@@ -717,20 +729,25 @@ Result<std::optional<Value>> MysqlSource::probe_bound(Connection& conn, const Ta
     return rows.status();
   }
   if (rows->empty() || !(*rows)[0][0]) return std::optional<Value>(Value::null());
-  const std::string& s = *(*rows)[0][0];
+  STRATA_ASSIGN_OR_RETURN(Value v, key_of_text(info, *(*rows)[0][0]));
+  return std::optional<Value>(std::move(v));
+}
+
+// A first-key value as the text protocol returns it.
+Result<Value> MysqlSource::key_of_text(const TableInfo& info, const std::string& s) const {
   Type t = info.ref.key_types[0];
   if (t == Type::kInt64) {
     int64_t v = 0;
     std::from_chars(s.data(), s.data() + s.size(), v);
-    return std::optional<Value>(Value::of_int(v));
+    return Value::of_int(v);
   }
   if (t == Type::kTimestamp || t == Type::kDate) {
     int64_t v = 0;
     bool ok = t == Type::kDate ? mysql::parse_date_text(s, v) : mysql::parse_datetime_text(s, v);
     if (!ok) return error("table '" + spec_.table + "': key value '" + s + "' is not a valid time");
-    return std::optional<Value>(Value::of_int(v));
+    return Value::of_int(v);
   }
-  return std::optional<Value>(Value::of_text(s));
+  return Value::of_text(s);
 }
 
 // The optimizer's row estimate for lo <= first key <= hi (index dives, no scan).
@@ -790,11 +807,12 @@ Result<std::vector<Shard>> MysqlSource::plan(const Predicate& predicate,
 
   std::vector<Shard> shards;
   Type t = info->ref.key_types[0];
-  // (Timestamp keys walk: µs-wide ranges would meet the column's own precision at their ends.)
+  // (Timestamp keys are halved at real keys: µs-wide ranges would meet the column's own
+  // precision at their ends.)
   if ((t == Type::kInt64 || t == Type::kDate) && lo->is_int() && hi->is_int()) {
     STRATA_ASSIGN_OR_RETURN(shards, plan_integer(*conn, *info, lo->as_int(), hi->as_int(), split));
   } else {
-    STRATA_ASSIGN_OR_RETURN(shards, plan_by_walk(*conn, *info, key_only, *lo, split));
+    STRATA_ASSIGN_OR_RETURN(shards, plan_by_halving(*conn, *info, key_only, *lo, *hi, split));
   }
   // A key above the planned maximum, inserted later, belongs to the last shard.
   if (!shards.empty()) shards.back().range.hi = Value::null();
@@ -866,16 +884,197 @@ Result<std::vector<Shard>> MysqlSource::plan_integer(Connection& conn, const Tab
   return shards;
 }
 
-// Keys that are not integers: every shard_rows-th key of the key index (an index-only walk).
+namespace {
+
+// The printable ASCII characters in a collation's order, one per weight: byte order for binary
+// and case-sensitive collations; for case-insensitive ones, letters folded to one case and placed
+// as the collation family places them (the "general" collations sort by upper-case code point;
+// the Unicode ones put punctuation, then digits, then letters). Only a guide for halving: a cut is
+// always snapped to a real key, so a collation that differs costs probes, never rows.
+std::string collation_alphabet(const std::string& collation) {
+  std::string out;
+  auto is_lower = [](char c) { return c >= 'a' && c <= 'z'; };
+  auto is_alnum = [](char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z'); };
+  const bool ci = collation.find("_ci") != std::string::npos;
+  if (!ci) {
+    for (int c = 32; c <= 126; ++c) out += static_cast<char>(c);
+  } else if (collation.find("general") != std::string::npos ||
+             collation.rfind("latin1_swedish", 0) == 0) {
+    for (int c = 32; c <= 126; ++c) {
+      if (!is_lower(static_cast<char>(c))) out += static_cast<char>(c);
+    }
+  } else {
+    for (int c = 32; c <= 126; ++c) {
+      if (!is_lower(static_cast<char>(c)) && !is_alnum(static_cast<char>(c))) {
+        out += static_cast<char>(c);
+      }
+    }
+    for (char c = '0'; c <= '9'; ++c) out += c;
+    for (char c = 'A'; c <= 'Z'; ++c) out += c;
+  }
+  return out;
+}
+
+// A point between two first-key values, for halving [lo, hi] (empty: none can be told apart from
+// the ends). Times: the middle microsecond. Text: after the common prefix, the next eight
+// characters of each end read as numbers in base |alphabet| (collation_alphabet; characters
+// outside it count as its last), and their mean written back in that alphabet, so the point is
+// printable ASCII that any character set takes.
+std::optional<Value> midpoint(const Value& lo, const Value& hi, const std::string& alphabet) {
+  if (lo.is_int() && hi.is_int()) {
+    if (hi.as_int() - lo.as_int() < 2) return std::nullopt;
+    return Value::of_int(lo.as_int() + (hi.as_int() - lo.as_int()) / 2);
+  }
+  if (!lo.is_text() || !hi.is_text() || alphabet.empty()) return std::nullopt;
+  std::array<uint64_t, 256> rank;
+  rank.fill(alphabet.size() - 1);
+  for (size_t i = 0; i < alphabet.size(); ++i) {
+    char c = alphabet[i];
+    rank[static_cast<unsigned char>(c)] = i;
+    if (c >= 'A' && c <= 'Z' && alphabet.find(static_cast<char>(c + 32)) == std::string::npos) {
+      rank[static_cast<unsigned char>(c + 32)] = i;  // folded case
+    }
+  }
+  const std::string& a = lo.as_text();
+  const std::string& b = hi.as_text();
+  auto at = [&](const std::string& s, size_t i) -> uint64_t {
+    return i < s.size() ? rank[static_cast<unsigned char>(s[i])] : 0;
+  };
+  size_t prefix = 0;
+  while (prefix < a.size() && prefix < b.size() && at(a, prefix) == at(b, prefix)) ++prefix;
+  constexpr int kDigits = 8;
+  const uint64_t base = alphabet.size();
+  auto number = [&](const std::string& s) {
+    uint64_t n = 0;
+    for (int i = 0; i < kDigits; ++i) n = n * base + at(s, prefix + static_cast<size_t>(i));
+    return n;
+  };
+  uint64_t x = number(a), y = number(b);
+  if (y < x) std::swap(x, y);
+  if (y <= x + 1) return std::nullopt;
+  uint64_t m = x + (y - x) / 2;
+  std::string digits(kDigits, alphabet[0]);
+  for (int i = kDigits - 1; i >= 0; --i) {
+    digits[static_cast<size_t>(i)] = alphabet[m % base];
+    m /= base;
+  }
+  while (!digits.empty() && digits.back() == ' ') digits.pop_back();  // PAD SPACE collations
+  return Value::of_text(a.substr(0, prefix) + digits);
+}
+
+}  // namespace
+
+// The first key at or above `at` and above lo (before: the last key below `at`, at or above
+// lo), within [lo, hi]: one index seek. Empty when there is none.
+Result<std::optional<Value>> MysqlSource::key_probe(Connection& conn, const TableInfo& info,
+                                                    const Predicate& key_only, const Value& lo,
+                                                    const Value& hi, const Value& at, bool before) {
+  const std::string& k = info.ref.key[0];
+  const Type t = info.ref.key_types[0];
+  sql::Builder b(sql::Dialect::kMysql);
+  b.sql("SELECT " + k + " FROM " + info.ref.qualified + " FORCE INDEX (" +
+        quote_ident(info.key_index_name) + ")");
+  sql::add_shard_bounds(b, info.ref, Shard{0, KeyRange{lo, hi}, 0});
+  if (before) {
+    b.cond().sql(k + " < ").param(at, t);
+  } else {
+    b.cond().sql(k + " >= ").param(at, t);
+    b.cond().sql(k + " > ").param(lo, t);
+  }
+  sql::TableRef bare = info.ref;
+  bare.where.clear();
+  sql::add_predicate(b, bare, key_only);
+  b.sql(" ORDER BY " + k + (before ? " DESC" : "") + " LIMIT 1");
+  STRATA_ASSIGN_OR_RETURN(std::string text, render(b));
+  STRATA_ASSIGN_OR_RETURN(auto rows, conn.query(text, "planning shards of"));
+  if (rows.empty() || !rows[0][0]) return std::optional<Value>();
+  STRATA_ASSIGN_OR_RETURN(Value v, key_of_text(info, *rows[0][0]));
+  return std::optional<Value>(std::move(v));
+}
+
+// Keys that are not integers (text, times): [lo, hi] is cut in two at the first real key past
+// the midpoint of its ends (an index seek), and each half again while the optimizer's estimate
+// for it (index dives) is above shard_rows; neighbours are then merged while they fit in one
+// shard. That is a few probes per shard, never a scan, so a billion-row table plans in seconds.
+// A range that cannot be cut that way (keys alike in their first eight characters past a common
+// prefix, or probes past the budget) is walked instead, within its own bounds.
+Result<std::vector<Shard>> MysqlSource::plan_by_halving(Connection& conn, const TableInfo& info,
+                                                        const Predicate& key_only, const Value& lo,
+                                                        const Value& hi,
+                                                        const SplitOptions& split) {
+  struct Piece {
+    Value lo, hi;
+    int64_t rows;
+  };
+  const int64_t target = split.shard_rows;
+  const std::string alphabet = collation_alphabet(info.key_collation);
+  std::vector<Shard> shards;
+  auto emit = [&](Value a, Value b, int64_t rows) {
+    if (!shards.empty() && shards.back().estimated_rows + rows <= target) {
+      shards.back().range.hi = std::move(b);
+      shards.back().estimated_rows += rows;
+      return;
+    }
+    Shard s;
+    s.index = static_cast<int>(shards.size());
+    s.range = KeyRange{std::move(a), std::move(b)};
+    s.estimated_rows = std::max<int64_t>(rows, 1);
+    shards.push_back(std::move(s));
+  };
+  STRATA_ASSIGN_OR_RETURN(int64_t total, estimate(conn, info, lo, hi));
+  std::vector<Piece> todo{Piece{lo, hi, total}};  // a stack: the next piece is at the back
+  // Halving takes about two probes per shard; keys whose order the midpoints cannot follow
+  // (a collation unlike any above) would take one per key: past this budget, pieces are walked.
+  const int64_t budget = 256 + 32 * (total / target);
+  int64_t probes = 0;
+  while (!todo.empty()) {
+    Piece p = std::move(todo.back());
+    todo.pop_back();
+    if (p.rows <= target + target / 4 || p.lo.compare(p.hi) == 0) {
+      emit(std::move(p.lo), std::move(p.hi), p.rows);
+      continue;
+    }
+    // No key at or past the midpoint: the collation put it beyond hi (a case-insensitive one
+    // sorts 'K' after 'f'); try the midpoint of the lower half, and so on.
+    std::optional<Value> cut;
+    Value upper = p.hi;
+    for (int tries = 0; !cut && tries < 16 && probes < budget; ++tries, ++probes) {
+      std::optional<Value> mid = midpoint(p.lo, upper, alphabet);
+      if (!mid) break;
+      STRATA_ASSIGN_OR_RETURN(cut, key_probe(conn, info, key_only, p.lo, p.hi, *mid, false));
+      upper = std::move(*mid);
+    }
+    std::optional<Value> before;
+    if (cut) {
+      STRATA_ASSIGN_OR_RETURN(before, key_probe(conn, info, key_only, p.lo, p.hi, *cut, true));
+    }
+    if (!cut || !before) {
+      STRATA_ASSIGN_OR_RETURN(std::vector<Shard> walked,
+                              plan_by_walk(conn, info, key_only, p.lo, p.hi, split));
+      for (Shard& s : walked) emit(std::move(s.range.lo), std::move(s.range.hi), s.estimated_rows);
+      continue;
+    }
+    probes += 3;
+    STRATA_ASSIGN_OR_RETURN(int64_t left, estimate(conn, info, p.lo, *before));
+    STRATA_ASSIGN_OR_RETURN(int64_t right, estimate(conn, info, *cut, p.hi));
+    todo.push_back(Piece{std::move(*cut), std::move(p.hi), right});
+    todo.push_back(Piece{std::move(p.lo), std::move(*before), left});
+  }
+  for (size_t i = 0; i < shards.size(); ++i) shards[i].index = static_cast<int>(i);
+  return shards;
+}
+
+// Every shard_rows-th first key of the key index from lo up to hi (null: the end): an index-only
+// walk, for ranges that cannot be halved.
 Result<std::vector<Shard>> MysqlSource::plan_by_walk(Connection& conn, const TableInfo& info,
                                                      const Predicate& key_only, Value lo,
-                                                     const SplitOptions& split) {
+                                                     const Value& hi, const SplitOptions& split) {
   std::vector<Shard> shards;
   for (;;) {
     sql::Builder b(sql::Dialect::kMysql);
     b.sql("SELECT " + info.ref.key[0] + " FROM " + info.ref.qualified + " FORCE INDEX (" +
           quote_ident(info.key_index_name) + ")");
-    b.cond().sql(info.ref.key[0] + " >= ").param(lo, info.ref.key_types[0]);
+    sql::add_shard_bounds(b, info.ref, Shard{0, KeyRange{lo, hi}, 0});
     sql::TableRef bare = info.ref;
     bare.where.clear();
     sql::add_predicate(b, bare, key_only);
@@ -887,25 +1086,15 @@ Result<std::vector<Shard>> MysqlSource::plan_by_walk(Connection& conn, const Tab
     Shard s;
     s.index = static_cast<int>(shards.size());
     s.estimated_rows = split.shard_rows;
-    auto value = [&](const std::string& v) -> Value {
-      Type t = info.ref.key_types[0];
-      int64_t x = 0;
-      if (t == Type::kDate && mysql::parse_date_text(v, x)) return Value::of_int(x);
-      if (t == Type::kTimestamp && mysql::parse_datetime_text(v, x)) return Value::of_int(x);
-      if (t == Type::kInt64) {
-        std::from_chars(v.data(), v.data() + v.size(), x);
-        return Value::of_int(x);
-      }
-      return Value::of_text(v);
-    };
     if (rows.size() < 2 || !rows[0][0] || !rows[1][0]) {
-      s.range = KeyRange{lo, Value::null()};
+      s.range = KeyRange{lo, hi};
       shards.push_back(std::move(s));
       break;
     }
-    s.range = KeyRange{lo, value(*rows[0][0])};
+    STRATA_ASSIGN_OR_RETURN(Value last, key_of_text(info, *rows[0][0]));
+    s.range = KeyRange{lo, std::move(last)};
     shards.push_back(std::move(s));
-    lo = value(*rows[1][0]);
+    STRATA_ASSIGN_OR_RETURN(lo, key_of_text(info, *rows[1][0]));
   }
   return shards;
 }
