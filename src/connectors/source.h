@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -61,6 +62,10 @@ struct Shard {
 
 struct SplitOptions {
   int64_t shard_rows = 100000;
+  // Called after each planning statement that reads the table, with the time it took, so the
+  // caller can pause there (its throttle): planning a large table on a busy source is then spread
+  // out like the archive itself. Unset: no pause.
+  std::function<void(std::chrono::steady_clock::duration)> pace;
 };
 
 // Streams one shard in key order. Not thread-safe.

@@ -97,7 +97,8 @@ Status split(Services& svc, Context& ctx, const Event& ev) {
   } else {
     STRATA_ASSIGN_OR_RETURN(std::optional<TaskRecord> previous,
                             svc.state->latest_succeeded(policy.name));
-    STRATA_ASSIGN_OR_RETURN(TaskPlan plan, plan_task(policy, *source, *svc.clock, previous));
+    STRATA_ASSIGN_OR_RETURN(TaskPlan plan, plan_task(policy, *source, *svc.clock, previous,
+                                                     std::nullopt, /*pace=*/true));
     predicate = plan.predicate;
     todo = plan.shards;
     // The plan is made durable before any shard is dispatched, so a crash at any later point

@@ -6,6 +6,7 @@
 
 #include "functions/manifest.h"
 #include "functions/partition_layout.h"
+#include "functions/throttle.h"
 
 namespace strata {
 
@@ -123,7 +124,7 @@ Result<Predicate> resolve_predicate(const Policy& policy, const Schema& schema, 
 
 Result<TaskPlan> plan_task(const Policy& policy, Source& source, const Clock& clock,
                            const std::optional<TaskRecord>& previous,
-                           const std::optional<Predicate>& fixed) {
+                           const std::optional<Predicate>& fixed, bool pace) {
   TaskPlan plan;
   STRATA_ASSIGN_OR_RETURN(plan.schema, source.describe());
   const std::string where = "source " + policy.source.table;
@@ -169,6 +170,14 @@ Result<TaskPlan> plan_task(const Policy& policy, Source& source, const Clock& cl
   }
   SplitOptions split;
   split.shard_rows = policy.split.shard_rows;
+  std::optional<Pacer> pacer;
+  if (pace) {
+    // sleep_coef alone: planning is a few short statements (the probes come in slices); what
+    // matters beside production is that none runs long, and busy_sleep_coef's long pauses
+    // would hold the whole task back on a busy source.
+    pacer.emplace(policy.throttle.sleep_coef);
+    split.pace = [&](std::chrono::steady_clock::duration took) { pacer->pause(took); };
+  }
   STRATA_ASSIGN_OR_RETURN(plan.shards, source.plan(plan.predicate, split));
   return plan;
 }

@@ -39,10 +39,11 @@ struct TaskPlan {
 
 // Describes the source, checks the policy against its schema (key/time columns, layouts,
 // formats), resolves the predicate (unless `fixed` is given: a resumed task keeps its own), and
-// plans the shards. Touches nothing.
+// plans the shards. Touches nothing. With `pace`, the planning statements are paced by the
+// policy's sleep_coef (split does this; `strata plan` answers at once).
 Result<TaskPlan> plan_task(const Policy& policy, Source& source, const Clock& clock,
                            const std::optional<TaskRecord>& previous,
-                           const std::optional<Predicate>& fixed = std::nullopt);
+                           const std::optional<Predicate>& fixed = std::nullopt, bool pace = false);
 
 // The predicate in words for plans and logs: "ts < '2026-10-27T20:15:30Z' AND (status <> 'x')".
 std::string describe_predicate(const Policy& policy, const Predicate& p);

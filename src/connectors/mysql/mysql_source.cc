@@ -30,6 +30,7 @@ constexpr size_t kDeleteChunk = 1000;        // keys per DELETE statement
 constexpr size_t kMaxListedNames = 30;       // names listed in an error
 constexpr int kBoundProbeSeconds = 2;        // cap on the filtered min/max lookups of plan()
 constexpr int64_t kMaxRefineSteps = 200000;  // EXPLAIN estimates per plan, at most
+constexpr int kProbeSlices = 64;             // the selection's ends probed in this many key slices
 // A replica whose SQL thread is stopped lags without bound (pt-archiver's rule): a year.
 constexpr Micros kStoppedReplicaLag = std::chrono::hours(24 * 365);
 
@@ -448,7 +449,8 @@ class MysqlSource final : public Source {
 
   Result<std::shared_ptr<const TableInfo>> load_table_info();
   Result<std::optional<Value>> probe_bound(Connection& conn, const TableInfo& info,
-                                           const Predicate& p, bool max, bool mariadb);
+                                           const Predicate& p, bool max, bool mariadb,
+                                           const KeyRange& within = {});
   Result<int64_t> estimate(Connection& conn, const TableInfo& info, const Value& lo,
                            const Value& hi);
   Result<std::vector<Shard>> plan_integer(Connection& conn, const TableInfo& info, int64_t lo,
@@ -710,7 +712,8 @@ Result<std::shared_ptr<const TableInfo>> MysqlSource::load_table_info() {
 // time cap: a predicate that matches only far from that end would scan, and then the unfiltered
 // bound is used instead (nullopt). An empty Value: no row matches.
 Result<std::optional<Value>> MysqlSource::probe_bound(Connection& conn, const TableInfo& info,
-                                                      const Predicate& p, bool max, bool mariadb) {
+                                                      const Predicate& p, bool max, bool mariadb,
+                                                      const KeyRange& within) {
   sql::Builder b(sql::Dialect::kMysql);
   if (mariadb) {
     b.sql("SET STATEMENT max_statement_time=" + std::to_string(kBoundProbeSeconds) + " FOR ");
@@ -719,6 +722,7 @@ Result<std::optional<Value>> MysqlSource::probe_bound(Connection& conn, const Ta
   if (!mariadb)
     b.sql("/*+ MAX_EXECUTION_TIME(" + std::to_string(kBoundProbeSeconds * 1000) + ") */ ");
   b.sql(info.ref.key[0] + " FROM " + info.ref.qualified);
+  sql::add_shard_bounds(b, info.ref, Shard{0, within, 0});
   sql::add_predicate(b, info.ref, p);
   b.sql(" ORDER BY " + info.ref.key[0] + (max ? " DESC" : "") + " LIMIT 1");
   STRATA_ASSIGN_OR_RETURN(std::string text, render(b));
@@ -795,18 +799,25 @@ Result<std::vector<Shard>> MysqlSource::plan(const Predicate& predicate,
   if (!hi || hi->is_null()) return std::vector<Shard>{};
   const bool filtered = predicate.time_before || predicate.time_from || !predicate.where.empty() ||
                         !info->ref.where.empty();
+  Type t = info->ref.key_types[0];
   if (filtered) {
-    STRATA_ASSIGN_OR_RETURN(std::optional<Value> flo,
-                            probe_bound(*conn, *info, predicate, false, mariadb));
+    // (Slices only for true integers: a µs bound on a DATETIME column is rounded to its
+    // precision, and a probe must not step over a row.)
+    const bool integer_key = t == Type::kInt64 || t == Type::kDate;
+    auto probe = [&](bool desc) {
+      return sql::probe_in_slices(
+          *lo, *hi, integer_key, desc, kProbeSlices, split, [&](const Value& a, const Value& b) {
+            return probe_bound(*conn, *info, predicate, desc, mariadb, KeyRange{a, b});
+          });
+    };
+    STRATA_ASSIGN_OR_RETURN(std::optional<Value> flo, probe(false));
     if (flo && flo->is_null()) return std::vector<Shard>{};  // nothing matches
     if (flo) lo = flo;
-    STRATA_ASSIGN_OR_RETURN(std::optional<Value> fhi,
-                            probe_bound(*conn, *info, predicate, true, mariadb));
+    STRATA_ASSIGN_OR_RETURN(std::optional<Value> fhi, probe(true));
     if (fhi && !fhi->is_null()) hi = fhi;
   }
 
   std::vector<Shard> shards;
-  Type t = info->ref.key_types[0];
   // (Timestamp keys are halved at real keys: µs-wide ranges would meet the column's own
   // precision at their ends.)
   if ((t == Type::kInt64 || t == Type::kDate) && lo->is_int() && hi->is_int()) {

@@ -4,6 +4,7 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -28,6 +29,7 @@ using sql::Dialect;
 constexpr int64_t kDefaultExactRows = 250000;
 constexpr size_t kDeleteParams = 20000;  // bound parameters per DELETE statement
 constexpr const char* kProbeTimeout = "2s";
+constexpr int kProbeSlices = 64;  // plan(): the selection's ends probed in this many key slices
 constexpr size_t kMaxListedNames = 30;
 constexpr char kCopySignature[] = "PGCOPY\n\377\r\n";  // + '\0': 11 bytes
 
@@ -374,22 +376,30 @@ class PostgresSource final : public Source {
     const bool filtered = predicate.time_before || predicate.time_from ||
                           !predicate.where.empty() || !ti.ref.where.empty();
     if (filtered) {
-      STRATA_ASSIGN_OR_RETURN(std::optional<std::optional<Value>> first,
-                              probe_end(*conn, ti, predicate, lo, hi, "ASC"));
-      if (first && !*first) return std::vector<Shard>{};  // nothing is selected
-      if (first) lo = **first;
-      STRATA_ASSIGN_OR_RETURN(std::optional<std::optional<Value>> last,
-                              probe_end(*conn, ti, predicate, lo, hi, "DESC"));
-      if (last && *last) hi = **last;
+      const bool integer_key =
+          storage_of(ti.first_key_type()) == Storage::kInt && ti.first_key_type() != Type::kBool;
+      auto probe = [&](bool desc) {
+        return sql::probe_in_slices(lo, hi, integer_key, desc, kProbeSlices, split,
+                                    [&](const Value& a, const Value& b) {
+                                      return probe_end(*conn, ti, predicate, a, b, desc);
+                                    });
+      };
+      STRATA_ASSIGN_OR_RETURN(sql::ProbeResult first, probe(false));
+      if (first && first->is_null()) return std::vector<Shard>{};  // nothing is selected
+      if (first) lo = *first;
+      STRATA_ASSIGN_OR_RETURN(sql::ProbeResult last, probe(true));
+      if (last && !last->is_null()) hi = *last;
     }
 
     STRATA_ASSIGN_OR_RETURN(double estimate, estimate_rows(*conn, ti));
     std::vector<Shard> shards;
+    const auto started = std::chrono::steady_clock::now();
     if (estimate <= static_cast<double>(exact_rows_)) {
       STRATA_TRY(plan_exact(*conn, ti, predicate, lo, hi, split.shard_rows, shards));
     } else {
       STRATA_TRY(plan_sampled(*conn, ti, predicate, lo, hi, split.shard_rows, estimate, shards));
     }
+    if (split.pace) split.pace(std::chrono::steady_clock::now() - started);
     return shards;
   }
 
@@ -792,17 +802,16 @@ class PostgresSource final : public Source {
     return v.value_at(0);
   }
 
-  // The first (ASC) or last (DESC) selected key, if the server finds it within kProbeTimeout.
-  // nullopt = timed out; an empty optional inside = no row is selected.
-  Result<std::optional<std::optional<Value>>> probe_end(pg::Connection& conn, const TableInfo& ti,
-                                                        const Predicate& p, const Value& lo,
-                                                        const Value& hi, const char* dir) {
+  // The first (or, desc, last) selected key in [lo, hi], if the server finds it within
+  // kProbeTimeout.
+  Result<sql::ProbeResult> probe_end(pg::Connection& conn, const TableInfo& ti, const Predicate& p,
+                                     const Value& lo, const Value& hi, bool desc) {
     sql::Builder b(Dialect::kPostgres);
     b.sql("SELECT " + ti.first_key_expr() + " FROM " + ti.ref.qualified);
     Shard range{0, KeyRange{lo, hi}, 0};
     sql::add_shard_bounds(b, ti.ref, range);
     sql::add_predicate(b, ti.ref, p);
-    b.sql(" ORDER BY " + ti.ref.key[0] + " " + dir + " LIMIT 1");
+    b.sql(" ORDER BY " + ti.ref.key[0] + (desc ? " DESC" : " ASC") + " LIMIT 1");
     const char* op = "planning shards of";
     STRATA_TRY(
         conn.exec(std::string("BEGIN; SET LOCAL statement_timeout = '") + kProbeTimeout + "'", op));
@@ -810,13 +819,13 @@ class PostgresSource final : public Source {
     if (!r.is_ok()) {
       bool timed_out = r.status().message().find("SQLSTATE 57014") != std::string::npos;
       if (PQstatus(conn.get()) == CONNECTION_OK) (void)conn.exec("ROLLBACK", op);
-      if (timed_out) return std::optional<std::optional<Value>>();
+      if (timed_out) return sql::ProbeResult();
       return r.status();
     }
     STRATA_TRY(conn.exec("COMMIT", op));
-    if (r->rows() == 0) return std::optional<std::optional<Value>>(std::optional<Value>());
+    if (r->rows() == 0) return sql::ProbeResult(Value::null());
     STRATA_ASSIGN_OR_RETURN(Value v, decode_cell(ti, *r, 0, 0));
-    return std::optional<std::optional<Value>>(std::optional<Value>(std::move(v)));
+    return sql::ProbeResult(std::move(v));
   }
 
   // Rows in the table now: pg_class's density scaled to the current size (as the planner does),

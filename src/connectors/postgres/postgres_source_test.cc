@@ -524,6 +524,33 @@ TEST_F(PostgresSourceTest, PlanWithStaleStatisticsStillCoversEveryRow) {
   EXPECT_GE(shards->size(), 4u);
 }
 
+// The selection's ends are probed in slices of the key's extent, with the caller's pause after
+// each, and the plan still ends at the last selected key.
+TEST_F(PostgresSourceTest, PlanProbesTheSelectionsEndsInPacedSlices) {
+  db_->exec(
+      "CREATE TABLE t (id bigint PRIMARY KEY, ts timestamptz);"
+      "INSERT INTO t SELECT i, CASE WHEN i <= 5000 THEN timestamptz '2020-01-01' ELSE "
+      "timestamptz '2030-01-01' END FROM generate_series(1, 20000) i;"
+      "INSERT INTO t VALUES (1000000000, '2030-01-01'); ANALYZE t");
+  auto src = open("t", {"id"}, "ts");
+  Predicate p;
+  p.time_before = *parse_timestamp("2025-01-01");
+  int paces = 0;
+  SplitOptions split{1000};
+  split.pace = [&](std::chrono::steady_clock::duration took) {
+    ++paces;
+    EXPECT_GE(took.count(), 0);
+  };
+  auto shards = src->plan(p, split);
+  ASSERT_TRUE(shards.is_ok()) << shards.status().to_string();
+  check_cover(*shards, "t", "id", "ts < '2025-01-01'", 1000);
+  ASSERT_FALSE(shards->empty());
+  EXPECT_EQ(shards->back().range.hi, Value::of_int(5000));
+  // One slice from the bottom finds the first key; the last takes every slice from the top.
+  EXPECT_GE(paces, 60);
+  EXPECT_EQ(read_keys(*src, p, *shards).size(), 5000u);
+}
+
 TEST_F(PostgresSourceTest, PlanEmptyAndNothingSelected) {
   db_->exec("CREATE TABLE t (id int PRIMARY KEY, ts timestamptz)");
   auto src = open("t", {"id"}, "ts");

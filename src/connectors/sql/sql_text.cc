@@ -1,5 +1,7 @@
 #include "connectors/sql/sql_text.h"
 
+#include <chrono>
+
 #include <cstdio>
 
 namespace strata::sql {
@@ -224,6 +226,27 @@ std::string shown_delete(Dialect d, const TableRef& t, const Predicate& p, const
   add_shard_bounds(b, t, s);
   add_predicate(b, t, p);
   return b.shown();
+}
+
+Result<ProbeResult> probe_in_slices(const Value& lo, const Value& hi, bool integer_key, bool desc,
+                                    int slices, const SplitOptions& split, const Probe& probe) {
+  auto timed = [&](const Value& a, const Value& b) {
+    const auto started = std::chrono::steady_clock::now();
+    Result<ProbeResult> r = probe(a, b);
+    if (split.pace) split.pace(std::chrono::steady_clock::now() - started);
+    return r;
+  };
+  if (!integer_key || !lo.is_int() || !hi.is_int() || slices < 2) return timed(lo, hi);
+  const __int128 a = lo.as_int(), b = hi.as_int();
+  const __int128 width = (b - a) / slices + 1;
+  for (__int128 from = desc ? b : a; desc ? from >= a : from <= b; from += desc ? -width : width) {
+    const __int128 to = desc ? std::max(a, from - width + 1) : std::min(b, from + width - 1);
+    Value slice_lo = Value::of_int(static_cast<int64_t>(desc ? to : from));
+    Value slice_hi = Value::of_int(static_cast<int64_t>(desc ? from : to));
+    STRATA_ASSIGN_OR_RETURN(ProbeResult r, timed(slice_lo, slice_hi));
+    if (!r || !r->is_null()) return r;  // gave up, or found
+  }
+  return ProbeResult(Value::null());  // nothing selected
 }
 
 }  // namespace strata::sql

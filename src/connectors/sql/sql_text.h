@@ -4,12 +4,15 @@
 // values shown as literals for `strata plan`. Connectors bind the Params in their own wire form.
 #pragma once
 
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "connectors/source.h"
 #include "core/schema.h"
+#include "core/status.h"
 
 namespace strata::sql {
 
@@ -84,5 +87,18 @@ void build_delete(Builder& b, const TableRef& t, const Predicate& p, const Shard
                   const Batch& keys, size_t begin, size_t end);
 // The delete statement with the key list shown as "<archived keys>", for dry runs.
 std::string shown_delete(Dialect d, const TableRef& t, const Predicate& p, const Shard& s);
+
+// What a probe for the first or last selected key found: nullopt = the server gave up (time
+// cap); an empty Value inside = no selected row in the range probed.
+using ProbeResult = std::optional<Value>;
+using Probe = std::function<Result<ProbeResult>(const Value& lo, const Value& hi)>;
+
+// Planning's probe for the selection's first (desc false) or last key, over an integer key's
+// extent [lo, hi] in `slices` slices from the probed end, each a bounded index range, with
+// split.pace after each: a selection that ends far from the extent's end (old rows at the bottom
+// of a table, probed from the top) costs slices of work spread out, not one long scan beside
+// production. Keys that are not integers: one probe.
+Result<ProbeResult> probe_in_slices(const Value& lo, const Value& hi, bool integer_key, bool desc,
+                                    int slices, const SplitOptions& split, const Probe& probe);
 
 }  // namespace strata::sql

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <set>
+
 namespace strata::sql {
 namespace {
 
@@ -108,6 +111,58 @@ TEST(SqlText, CompositeDeleteListsTuplesAndRechecksThePredicate) {
   EXPECT_EQ(shown_delete(Dialect::kPostgres, t, p, Shard{}),
             "DELETE FROM \"app\".\"tele metry\" WHERE (\"id\", \"seq\") IN (<archived keys>) AND "
             "(speed > 0)");
+}
+
+// The slices walk from the probed end, stop at the first slice holding a selected key, cover the
+// extent without gaps, and pace after every probe.
+TEST(SqlText, ProbeInSlicesWalksFromTheProbedEnd) {
+  const std::set<int64_t> selected = {7, 8, 500};  // keys 0..1000 exist, these are selected
+  std::vector<std::pair<int64_t, int64_t>> probed;
+  Probe probe = [&](const Value& lo, const Value& hi) -> Result<ProbeResult> {
+    probed.emplace_back(lo.as_int(), hi.as_int());
+    auto it = selected.lower_bound(lo.as_int());
+    if (it == selected.end() || *it > hi.as_int()) return ProbeResult(Value::null());
+    return ProbeResult(Value::of_int(*it));
+  };
+  int paces = 0;
+  SplitOptions split;
+  split.pace = [&](std::chrono::steady_clock::duration) { ++paces; };
+  auto first =
+      probe_in_slices(Value::of_int(0), Value::of_int(1000), true, false, 10, split, probe);
+  ASSERT_TRUE(first.is_ok());
+  EXPECT_EQ(**first, Value::of_int(7));
+  EXPECT_EQ(probed.size(), 1u);
+  probed.clear();
+  // (This probe returns the lowest selected key in a slice; the real ones return the highest for
+  // desc: here only which slices are asked, and in what order, matters.)
+  auto last = probe_in_slices(Value::of_int(0), Value::of_int(1000), true, true, 10, split, probe);
+  ASSERT_TRUE(last.is_ok());
+  EXPECT_EQ(**last, Value::of_int(500));
+  ASSERT_GE(probed.size(), 2u);
+  EXPECT_EQ(probed[0].second, 1000);
+  for (size_t i = 1; i < probed.size(); ++i) EXPECT_EQ(probed[i].second, probed[i - 1].first - 1);
+  EXPECT_EQ(paces, 1 + static_cast<int>(probed.size()));
+
+  // Nothing selected: every slice asked, down to the extent's start.
+  probed.clear();
+  auto none = probe_in_slices(Value::of_int(600), Value::of_int(1000), true, true, 7, split, probe);
+  ASSERT_TRUE(none.is_ok());
+  ASSERT_TRUE(none->has_value());
+  EXPECT_TRUE((*none)->is_null());
+  EXPECT_EQ(probed.back().first, 600);
+  EXPECT_EQ(probed.front().second, 1000);
+
+  // A probe that gives up ends the walk with "gave up", not "nothing selected".
+  Probe gives_up = [&](const Value&, const Value&) -> Result<ProbeResult> { return ProbeResult(); };
+  auto up = probe_in_slices(Value::of_int(0), Value::of_int(1000), true, true, 10, split, gives_up);
+  ASSERT_TRUE(up.is_ok());
+  EXPECT_FALSE(up->has_value());
+
+  // Other keys: one probe over the whole extent.
+  probed.clear();
+  auto text = probe_in_slices(Value::of_int(0), Value::of_int(1000), false, true, 10, split, probe);
+  ASSERT_TRUE(text.is_ok());
+  EXPECT_EQ(probed, (std::vector<std::pair<int64_t, int64_t>>{{0, 1000}}));
 }
 
 }  // namespace
