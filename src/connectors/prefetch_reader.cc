@@ -27,6 +27,8 @@ class PrefetchReader final : public BatchReader {
     thread_.join();
   }
 
+  void set_batch_rows(size_t rows) override { inner_->set_batch_rows(rows); }
+
   Result<bool> next(Batch& batch) override {
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait(lock, [&] { return !ready_.empty(); });

@@ -74,6 +74,11 @@ class BatchReader {
   virtual ~BatchReader() = default;
   // Clears `batch` (built with the source's schema) and fills up to the batch size. false = done.
   virtual Result<bool> next(Batch& batch) = 0;
+  // Later batches hold at most `rows` (at least 1): the archive shrinks them beside a busy
+  // production load, so that the store's work for each (a stretch of a COPY stream or of a
+  // result set, read on demand) comes in shorter bursts. Safe to call while another thread is in
+  // next(). Readers without a batch size of their own ignore it.
+  virtual void set_batch_rows(size_t rows) { (void)rows; }
 };
 
 // The statements a shard would run, for `strata plan` / `--dry-run`.

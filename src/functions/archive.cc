@@ -17,6 +17,8 @@ namespace strata {
 
 namespace {
 
+constexpr size_t kMinBusyBatchRows = 1000;  // batches shrink with production's load down to this
+
 struct TargetState {
   TargetConfig config;
   std::string dataset;
@@ -170,7 +172,8 @@ Status archive(Services& svc, Context& ctx, const Event& ev) {
         if (ts.writer) ts.writer->abort();
       }
     };
-    auto read = source->read(w.predicate, w.shard, static_cast<size_t>(w.policy.batch.rows));
+    const size_t batch_rows = static_cast<size_t>(w.policy.batch.rows);
+    auto read = source->read(w.predicate, w.shard, batch_rows);
     if (!read.is_ok()) {
       abort_all();
       return read.status();
@@ -234,6 +237,7 @@ Status archive(Services& svc, Context& ctx, const Event& ev) {
                                              {"started_at", batch_started},
                                              {"finished_at", svc.clock->now_micros()}}));
       pacer.pause(std::chrono::steady_clock::now() - step_started);
+      reader->set_batch_rows(Pacer::step_rows(batch_rows, kMinBusyBatchRows, pacer.load()));
     }
     // Still this worker's shard? A renewed lease holds for a whole ttl, longer than a commit.
     if (lease) {

@@ -1,6 +1,7 @@
 // purge: deletes from the source exactly the keys held by the shard's committed, verified files,
 // in small transactions that re-check the selection predicate, throttled. Runs only when every
 // target has committed the shard with identical rows.
+#include <algorithm>
 #include <thread>
 
 #include "core/log.h"
@@ -12,6 +13,8 @@
 namespace strata {
 
 namespace {
+
+constexpr size_t kMinPurgeRows = 50;  // transactions shrink with production's load down to this
 
 Status purge(Services& svc, Context& ctx, const Event& ev) {
   STRATA_ASSIGN_OR_RETURN(ShardWork w, ShardWork::from_json(ev.data));
@@ -80,10 +83,23 @@ Status purge(Services& svc, Context& ctx, const Event& ev) {
           }
           throttle->acquire(static_cast<int64_t>(keys.num_rows()));
           STRATA_TRY(lag.wait([&] { return ctx.cancelled(); }));
-          STRATA_ASSIGN_OR_RETURN(uint64_t n, pacer.run([&] {
-            return source->delete_keys(w.predicate, w.shard, keys);
-          }));
-          deleted += static_cast<int64_t>(n);
+          // Beside production, transactions shrink with its load: each holds its locks for
+          // less time.
+          const size_t n_keys = keys.num_rows();
+          const size_t step = Pacer::step_rows(txn_rows, kMinPurgeRows, pacer.load());
+          for (size_t at = 0; at < n_keys; at += step) {
+            const size_t end = std::min(n_keys, at + step);
+            Batch part;
+            if (at > 0 || end < n_keys) {
+              part = Batch(keys.schema_ptr());
+              part.append_rows(keys, at, end);
+            }
+            const Batch& txn = at > 0 || end < n_keys ? part : keys;
+            STRATA_ASSIGN_OR_RETURN(uint64_t n, pacer.run([&] {
+              return source->delete_keys(w.predicate, w.shard, txn);
+            }));
+            deleted += static_cast<int64_t>(n);
+          }
           seen += static_cast<int64_t>(keys.num_rows());
           if (monotonic_seconds() - last_progress > 0.5) {
             last_progress = monotonic_seconds();

@@ -89,8 +89,7 @@ double LoadSensor::load() {
 }
 
 void Pacer::pause(std::chrono::steady_clock::duration took) {
-  double coef = std::max(coef_, 0.0);
-  if (sensor_) coef += busy_coef_ * std::min(sensor_->load(), kMaxLoad);
+  double coef = std::max(coef_, 0.0) + busy_coef_ * load();
   if (coef <= 0) return;
   const auto wait = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
       std::chrono::duration<double, std::nano>(

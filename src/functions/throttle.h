@@ -2,6 +2,7 @@
 // second with a 100 ms burst. acquire() sleeps the calling worker; it never busy-waits.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -72,6 +73,16 @@ class Pacer {
   }
   // Pauses after work that took `took`.
   void pause(std::chrono::steady_clock::duration took);
+  // The source's production load as the pauses see it (capped at kMaxLoad); 0 without a sensor.
+  double load() { return sensor_ ? std::min(sensor_->load(), kMaxLoad) : 0.0; }
+  // How many rows a step should take beside `load` (load()): `rows` / (1 + load), at least
+  // `floor` (and never more than `rows`). Beside a busy production, steps shrink (archive
+  // batches, purge transactions): the same pace overall, in shorter bursts of the store's work
+  // that production's statements wait behind.
+  static size_t step_rows(size_t rows, size_t floor, double load) {
+    return std::max(std::min(rows, floor),
+                    static_cast<size_t>(static_cast<double>(rows) / (1.0 + std::max(load, 0.0))));
+  }
   // Time spent pausing so far.
   std::chrono::steady_clock::duration paused() const { return paused_; }
 

@@ -48,6 +48,18 @@ TEST(Pacer, PausesInProportionToTheCall) {
   }
 }
 
+// Steps shrink with the load, never below the floor nor above the configured size.
+TEST(Pacer, StepsShrinkWithTheLoadDownToAFloor) {
+  Pacer idle(1.0);  // no sensor: no load
+  EXPECT_EQ(idle.load(), 0.0);
+  EXPECT_EQ(Pacer::step_rows(10000, 1000, idle.load()), 10000u);
+  EXPECT_EQ(Pacer::step_rows(10000, 1000, 1.0), 5000u);
+  EXPECT_EQ(Pacer::step_rows(10000, 1000, 3.0), 2500u);
+  EXPECT_EQ(Pacer::step_rows(10000, 1000, Pacer::kMaxLoad), 1111u);
+  EXPECT_EQ(Pacer::step_rows(10000, 2000, Pacer::kMaxLoad), 2000u);
+  EXPECT_EQ(Pacer::step_rows(300, 1000, 4.0), 300u);  // configured below the floor: as configured
+}
+
 TEST(ThrottleRegistry, SharesPerKey) {
   ThrottleRegistry r;
   EXPECT_EQ(r.get("a", 5).get(), r.get("a", 5).get());

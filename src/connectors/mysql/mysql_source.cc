@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cctype>
 #include <charconv>
 #include <cstdio>
@@ -109,9 +110,14 @@ class MysqlBatchReader final : public BatchReader {
     if (stmt_ != nullptr) mysql_stmt_close(stmt_);  // reads the rest of an unfinished page
   }
 
+  void set_batch_rows(size_t rows) override {
+    batch_rows_.store(std::max<size_t>(rows, 1), std::memory_order_relaxed);
+  }
+
   Result<bool> next(Batch& batch) override {
     batch.clear();
-    while (batch.num_rows() < batch_rows_) {
+    const size_t limit = batch_rows_.load(std::memory_order_relaxed);
+    while (batch.num_rows() < limit) {
       if (!in_page_) {
         if (done_) break;
         STRATA_TRY(start_page());
@@ -348,7 +354,7 @@ class MysqlBatchReader final : public BatchReader {
   PooledConnection conn_;
   Predicate predicate_;
   Shard shard_;
-  size_t batch_rows_;
+  std::atomic<size_t> batch_rows_;
   size_t page_rows_;
   std::vector<BoundColumn> cols_;  // sized once: binds_ point into it
   std::vector<MYSQL_BIND> binds_;

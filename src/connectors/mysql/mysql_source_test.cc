@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "connectors/mysql/mysql_test_util.h"
+#include "connectors/prefetch_reader.h"
 
 namespace strata {
 namespace {
@@ -723,6 +724,34 @@ TEST_F(MysqlSourceTest, ReplicationLagSeenWhenReplicaStops) {
   ASSERT_FALSE(u.is_ok());
   EXPECT_TRUE(u.status().is_retryable());
   EXPECT_NE(u.status().message().find("replica 127.0.0.1:1"), std::string::npos);
+}
+
+// A smaller batch size takes effect mid-stream, through the read-ahead too, and loses no row.
+TEST_F(MysqlSourceTest, BatchSizeShrinksMidStream) {
+  admin_->exec(
+      "CREATE TABLE t (id int PRIMARY KEY, v int); INSERT INTO t SELECT seq, seq FROM "
+      "seq_1_to_5000");
+  auto src = open("t", {"id"});
+  auto schema = std::make_shared<const Schema>(*src->describe());
+  auto read = src->read(Predicate{}, all_rows(), 1000);
+  ASSERT_TRUE(read.is_ok()) << read.status().to_string();
+  std::unique_ptr<BatchReader> reader = prefetching(std::move(read).value(), schema);
+  Batch batch(schema);
+  std::vector<size_t> sizes;
+  int64_t next_id = 1;
+  for (;;) {
+    auto more = reader->next(batch);
+    ASSERT_TRUE(more.is_ok()) << more.status().to_string();
+    if (!*more) break;
+    sizes.push_back(batch.num_rows());
+    for (size_t i = 0; i < batch.num_rows(); ++i) ASSERT_EQ(batch.column(0).int_at(i), next_id++);
+    if (sizes.size() == 1) reader->set_batch_rows(300);
+  }
+  EXPECT_EQ(next_id, 5001);
+  ASSERT_GE(sizes.size(), 3u);
+  EXPECT_EQ(sizes[0], 1000u);
+  // The read-ahead may hold one batch cut at the old size.
+  for (size_t i = 2; i < sizes.size(); ++i) EXPECT_LE(sizes[i], 300u) << i;
 }
 
 TEST_F(MysqlSourceTest, ConcurrentShardsReadEverything) {

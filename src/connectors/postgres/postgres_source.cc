@@ -4,6 +4,7 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -268,13 +269,18 @@ class PostgresBatchReader final : public BatchReader {
 
   Status start(const std::string& select) { return stream_.start(*conn_, select, "reading"); }
 
+  void set_batch_rows(size_t rows) override {
+    batch_rows_.store(std::max<size_t>(rows, 1), std::memory_order_relaxed);
+  }
+
   Result<bool> next(Batch& batch) override {
     batch.clear();
     if (finished_) return false;
     const size_t ncols = info_->decodes.size();
     size_t rows = 0;
     Tuple t;
-    while (rows < batch_rows_) {
+    const size_t limit = batch_rows_.load(std::memory_order_relaxed);
+    while (rows < limit) {
       Result<bool> more = stream_.next(t);
       if (!more.is_ok()) {
         conn_.discard();
@@ -329,7 +335,7 @@ class PostgresBatchReader final : public BatchReader {
   const std::string prefix_;  // "postgres URI: reading table 't': "
   ConnectionPool::Lease conn_;
   CopyStream stream_;
-  size_t batch_rows_;
+  std::atomic<size_t> batch_rows_;
   std::string scratch_;
   bool finished_ = false;
 };
