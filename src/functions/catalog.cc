@@ -26,70 +26,79 @@ std::optional<int64_t> time_from(const json& j) {
   return std::nullopt;
 }
 
-// The highest version in the catalog folder (0 when there is none).
-Result<int64_t> highest_listed(Target& target) {
-  int64_t v = 0;
+// The versions in the catalog folder, in order.
+Result<std::vector<int64_t>> listed_versions(Target& target) {
+  std::vector<int64_t> out;
   STRATA_ASSIGN_OR_RETURN(std::vector<std::string> paths, target.list("_strata/catalog/"));
   for (const std::string& path : paths) {
     long long n = 0;
-    if (std::sscanf(path.c_str(), "_strata/catalog/v%lld.json", &n) == 1) {
-      v = std::max<int64_t>(v, n);
+    if (std::sscanf(path.c_str(), "_strata/catalog/v%lld.json", &n) == 1 && n > 0) {
+      out.push_back(n);
     }
   }
-  return v;
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
-// The newest version: the pointer's, then forward while a newer one exists. The pointer may lag
-// (a slow writer sets it after faster ones) so far that its version was pruned already: then
-// the highest version listed, never an empty catalog (which the next write would build on,
-// dropping every entry).
-Result<Catalog> load_newest(Target& target) {
-  int64_t v = 0;
-  STRATA_ASSIGN_OR_RETURN(std::optional<std::string> pointer, target.get(kPointer));
-  if (pointer) {
-    json p = json::parse(*pointer, nullptr, false);
-    if (p.is_object() && p.contains("version") && p["version"].is_number_integer()) {
-      v = p["version"].get<int64_t>();
+// The newest version: the highest listed (or the pointer's, if higher), then forward while a
+// newer one exists. The listing, not the pointer, decides: a pointer can lag or, written by a
+// writer that paused for long, point back. A version pruned between the listing and the read
+// makes it look again; it is never taken for an empty catalog (which the next write would build
+// on, dropping every entry).
+Result<Catalog> load_newest(Target& target, std::vector<int64_t>* listed = nullptr) {
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    STRATA_ASSIGN_OR_RETURN(std::vector<int64_t> versions, listed_versions(target));
+    int64_t v = versions.empty() ? 0 : versions.back();
+    STRATA_ASSIGN_OR_RETURN(std::optional<std::string> pointer, target.get(kPointer));
+    if (pointer) {
+      json p = json::parse(*pointer, nullptr, false);
+      if (p.is_object() && p.contains("version") && p["version"].is_number_integer()) {
+        v = std::max(v, p["version"].get<int64_t>());
+      }
     }
-  }
-  std::optional<std::string> text;
-  if (v > 0) {
-    STRATA_ASSIGN_OR_RETURN(text, target.get(version_path(v)));
-  }
-  if (!text) {
-    STRATA_ASSIGN_OR_RETURN(v, highest_listed(target));
-    if (v > 0) {
-      STRATA_ASSIGN_OR_RETURN(text, target.get(version_path(v)));
+    if (listed) *listed = versions;
+    if (v == 0) return Catalog{};
+    STRATA_ASSIGN_OR_RETURN(std::optional<std::string> text, target.get(version_path(v)));
+    if (!text) continue;  // pruned (or the pointer ran ahead of a lost file): list again
+    for (;;) {
+      STRATA_ASSIGN_OR_RETURN(std::optional<std::string> next, target.get(version_path(v + 1)));
+      if (!next) break;
+      ++v;
+      text = std::move(next);
     }
+    json j = json::parse(*text, nullptr, false);
+    if (j.is_discarded()) {
+      return Status::permanent(target.describe() + "/" + version_path(v) + " is not valid JSON");
+    }
+    STRATA_ASSIGN_OR_RETURN(Catalog c, Catalog::from_json(j));
+    c.version = v;
+    return c;
   }
-  for (;;) {
-    STRATA_ASSIGN_OR_RETURN(std::optional<std::string> next, target.get(version_path(v + 1)));
-    if (!next) break;
-    ++v;
-    text = std::move(next);
-  }
-  if (!text) return Catalog{};
-  json j = json::parse(*text, nullptr, false);
-  if (j.is_discarded()) {
-    return Status::permanent(target.describe() + "/" + version_path(v) + " is not valid JSON");
-  }
-  STRATA_ASSIGN_OR_RETURN(Catalog c, Catalog::from_json(j));
-  c.version = v;
-  return c;
+  return Status::retryable(target.describe() +
+                           ": the catalog's newest version kept disappearing "
+                           "while it was read; try again");
 }
 
+// Reads the newest version, applies `change` (false: nothing to change) and creates the next
+// version. A writer that paused between its read and its write can create a version number that
+// pruning had freed, below the newest: a version off the chain, which no reader takes. So after
+// each write the newest version is read again and must hold the change (change() finds nothing
+// to do); if it does not, the change is applied again on top of it.
 Status update(Target& target, int64_t now, const std::function<bool(Catalog&)>& change) {
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
-    STRATA_ASSIGN_OR_RETURN(Catalog c, load_newest(target));
-    if (!change(c)) return Status::ok();  // nothing to change
+    std::vector<int64_t> listed;
+    STRATA_ASSIGN_OR_RETURN(Catalog c, load_newest(target, &listed));
+    if (!change(c)) return Status::ok();  // nothing to change: the newest holds it
     c.version += 1;
     c.updated_at = now;
     STRATA_ASSIGN_OR_RETURN(bool created,
                             target.put_if_absent(version_path(c.version), c.to_json().dump(1)));
     if (!created) continue;  // another writer took this version: read it and apply again
     STRATA_TRY(target.put(kPointer, json{{"version", c.version}}.dump()));
-    if (c.version > kKeepVersions) (void)target.remove(version_path(c.version - kKeepVersions));
-    return Status::ok();
+    // Every listed version but the last few goes, strays off the chain included.
+    for (int64_t old : listed) {
+      if (old <= c.version - kKeepVersions) (void)target.remove(version_path(old));
+    }
   }
   return Status::retryable(target.describe() + ": the catalog changed " +
                            std::to_string(kMaxAttempts) +

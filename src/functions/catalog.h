@@ -7,10 +7,12 @@
 //
 // An update reads the newest version, adds or removes entries, and creates the next version
 // with Target::put_if_absent; when another writer created that version first, it reads again
-// and retries, so two tasks (or two shards of one task) never lose each other's entries. The
-// pointer is then replaced; readers start at it and step forward while a newer version exists,
-// so a pointer left behind by a crash or a slower writer is harmless. Old versions beyond the
-// last few are removed.
+// and retries, so two tasks (or two shards of one task) never lose each other's entries. Readers
+// take the highest version listed (or the pointer's, if higher) and step forward while a newer
+// one exists, so a pointer left behind by a crash or a slower writer is harmless. Old versions
+// beyond the last few are removed; since that frees their numbers, a writer that paused between
+// its read and its write could create one of them off the chain, so every update reads the
+// newest version again afterwards and applies its change again unless it is there.
 #pragma once
 
 #include <cstdint>

@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <thread>
 
@@ -65,6 +68,80 @@ TEST(Catalog, ConcurrentWritersLoseNoEntry) {
   EXPECT_EQ(c->datasets.at("telemetry").size(), 4u * 15u * 2u);
   EXPECT_EQ(c->version, 60);
   // Old versions are pruned; the newest stays.
+  auto versions = target->list("_strata/catalog/");
+  ASSERT_TRUE(versions.is_ok());
+  EXPECT_LE(versions->size(), 6u);
+}
+
+// A file target whose next catalog version write waits until told: a writer that pauses
+// between reading the catalog and writing its next version, as a stopped or cut-off process does.
+class PausingTarget final : public Target {
+ public:
+  explicit PausingTarget(std::unique_ptr<Target> inner) : inner_(std::move(inner)) {}
+  std::atomic<bool> pause_next{false};
+  std::atomic<bool> paused{false};
+  std::atomic<bool> resume{false};
+
+  std::string describe() const override { return inner_->describe(); }
+  Status check_writable() override { return inner_->check_writable(); }
+  Result<std::unique_ptr<PartWriter>> create_part(
+      const std::string& path, const FormatSpec& format, std::shared_ptr<const Schema> schema,
+      const std::map<std::string, std::string>& metadata) override {
+    return inner_->create_part(path, format, std::move(schema), metadata);
+  }
+  Status put(const std::string& path, std::string_view content) override {
+    return inner_->put(path, content);
+  }
+  Result<bool> put_if_absent(const std::string& path, std::string_view content) override {
+    if (pause_next.exchange(false)) {
+      paused = true;
+      while (!resume) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return inner_->put_if_absent(path, content);
+  }
+  Result<std::optional<std::string>> get(const std::string& path) override {
+    return inner_->get(path);
+  }
+  Result<std::vector<std::string>> list(const std::string& prefix) override {
+    return inner_->list(prefix);
+  }
+  Status remove(const std::string& path) override { return inner_->remove(path); }
+  Status remove_incomplete(const std::string& dir, const std::string& name_prefix) override {
+    return inner_->remove_incomplete(dir, name_prefix);
+  }
+  Result<std::unique_ptr<ByteSource>> open(const std::string& path) override {
+    return inner_->open(path);
+  }
+
+ private:
+  std::unique_ptr<Target> inner_;
+};
+
+// A writer that read version N and writes N+1 only after others have gone far past it (and
+// pruning has freed N+1's name) lands off the chain: its entries must still reach the catalog.
+TEST(Catalog, AWriterThatPausedPastPruningLosesNothing) {
+  std::string dir = fresh_dir("paused");
+  auto target = file_target(dir);
+  ASSERT_TRUE(catalog_add(*target, manifest("first", 0, 1), 1).is_ok());
+  PausingTarget slow(file_target(dir));
+  slow.pause_next = true;
+  std::thread late([&] {
+    Status st = catalog_add(slow, manifest("late", 0, 2), 2);
+    EXPECT_TRUE(st.is_ok()) << st.to_string();
+  });
+  while (!slow.paused) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  for (int s = 0; s < 12; ++s) ASSERT_TRUE(catalog_add(*target, manifest("busy", s, 1), 3).is_ok());
+  slow.resume = true;
+  late.join();
+  auto c = load_catalog(*target);
+  ASSERT_TRUE(c.is_ok()) << c.status().to_string();
+  const auto& files = c->datasets.at("telemetry");
+  EXPECT_EQ(files.size(), 1u + 2u + 12u);
+  EXPECT_EQ(std::count_if(files.begin(), files.end(),
+                          [](const CatalogFile& f) { return f.task_id == "late"; }),
+            2);
+  // The stray version is pruned by the next writes.
+  ASSERT_TRUE(catalog_add(*target, manifest("after", 0, 1), 4).is_ok());
   auto versions = target->list("_strata/catalog/");
   ASSERT_TRUE(versions.is_ok());
   EXPECT_LE(versions->size(), 6u);
