@@ -711,6 +711,11 @@ int main(int argc, char** argv) {
   // and keep freed memory for the next batch: the peak RSS is the same, it is just reused.
   mallopt(M_MMAP_THRESHOLD, 64 << 20);
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  // One heap for every thread. With glibc's default (up to 8 per core), each thread that ever
+  // held a batch keeps an arena of freed buffers, and the peak RSS grows with the length of the
+  // run: a PostgreSQL copy of 6.7M rows peaked at 104 MiB against 82 MiB for 0.67M. With one
+  // arena, 83-86 MiB, at the same speed (the threads allocate by the megabyte, rarely).
+  mallopt(M_ARENA_MAX, 1);
   std::string log_level = "warn";
   CLI::App app{"strata: archive aging data from online stores into cold storage, safely.",
                "strata"};

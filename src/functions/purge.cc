@@ -69,6 +69,16 @@ Status purge(Services& svc, Context& ctx, const Event& ev) {
   const size_t txn_rows = static_cast<size_t>(w.policy.purge.batch_rows);
   LagGate lag(*source, w.policy.throttle.max_replication_lag, "purge of shard " + subject);
   Pacer pacer(w.policy.throttle.sleep_coef, w.policy.throttle.busy_sleep_coef, source.get());
+  // Rows deleted by earlier attempts at this shard (the last count they reported): each attempt
+  // deletes only what is still there, so the shard's total is theirs plus this one's.
+  int64_t before = 0;
+  if (svc.state != nullptr) {
+    Result<std::optional<ShardRecord>> rec = svc.state->get_shard(w.task_id, w.shard.index);
+    // (An earlier attempt left it "purging"; a retried task, "archived" again with its count.)
+    if (rec.is_ok() && *rec && ((*rec)->state == "purging" || (*rec)->state == "archived")) {
+      before = (*rec)->rows_purged;
+    }
+  }
   int64_t deleted = 0, seen = 0;
   bool task_cancelled = false;
   double last_progress = monotonic_seconds();
@@ -103,13 +113,18 @@ Status purge(Services& svc, Context& ctx, const Event& ev) {
           seen += static_cast<int64_t>(keys.num_rows());
           if (monotonic_seconds() - last_progress > 0.5) {
             last_progress = monotonic_seconds();
-            STRATA_TRY(status(kPurgeProgress, Json{{"rows_purged", deleted}, {"keys", seen}}));
+            STRATA_TRY(
+                status(kPurgeProgress, Json{{"rows_purged", before + deleted}, {"keys", seen}}));
           }
           if (w.policy.purge.sleep.count() > 0) std::this_thread::sleep_for(w.policy.purge.sleep);
           return Status::ok();
         });
     if (task_cancelled) return stop_cancelled();
-    if (!s.is_ok()) return s.with_context("purge of shard " + subject);
+    if (!s.is_ok()) {
+      // The exact count so far, for the next attempt to start from.
+      (void)status(kPurgeProgress, Json{{"rows_purged", before + deleted}, {"keys", seen}});
+      return s.with_context("purge of shard " + subject);
+    }
   }
   if (deleted < seen) {
     spdlog::info(
@@ -117,9 +132,9 @@ Status purge(Services& svc, Context& ctx, const Event& ev) {
         "longer match the selection, and were kept",
         subject, deleted, seen);
   }
-  return status(
-      kShardPurged,
-      Json{{"rows_purged", deleted}, {"keys", seen}, {"finished_at", svc.clock->now_micros()}});
+  return status(kShardPurged, Json{{"rows_purged", before + deleted},
+                                   {"keys", seen},
+                                   {"finished_at", svc.clock->now_micros()}});
 }
 
 }  // namespace

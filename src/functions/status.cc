@@ -161,14 +161,15 @@ Status fold(Services& svc, const Event& ev) {
       terminal_change = true;
       return true;
     }
+    // Counts only grow: a late event of an earlier purge attempt never lowers them.
     if (ev.type == kPurgeProgress) {
       if (!advance(s, "purging")) return false;
-      s.rows_purged = d.value("rows_purged", int64_t{0});
+      s.rows_purged = std::max(s.rows_purged, d.value("rows_purged", int64_t{0}));
       return true;
     }
     if (ev.type == kShardPurged) {
       if (!advance(s, "done")) return false;
-      s.rows_purged = d.value("rows_purged", int64_t{0});
+      s.rows_purged = std::max(s.rows_purged, d.value("rows_purged", int64_t{0}));
       s.finished_at = d.value("finished_at", int64_t{0});
       terminal_change = true;
       return true;

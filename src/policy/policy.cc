@@ -224,7 +224,9 @@ const SectionSpec<ThrottleConfig>& throttle_spec() {
              "After each batch (read, encoded and written) and each DELETE transaction, pause "
              "this multiple of the time it took (pt-archiver's --sleep-coef), so a source slowed "
              "by its production load is archived more slowly too. The default 1 leaves the "
-             "source at least half of the time; 0 = full speed.")
+             "source at least half of the time; 0 = full speed. Planning's statements (the "
+             "selection's first and last keys, probed in slices of the key range; the sample) "
+             "are paced by it too.")
         .range(0, 100);
     s->field("busy_sleep_coef", &ThrottleConfig::busy_sleep_coef,
              "Added to `sleep_coef`, times the source's load: how many other sessions are busy "
@@ -234,7 +236,10 @@ const SectionSpec<ThrottleConfig>& throttle_spec() {
              "PostgreSQL counts sessions of other applications running a statement or inside a "
              "transaction (pg_stat_activity; other roles' sessions only with pg_read_all_stats); "
              "MySQL/MariaDB, other connections running a statement (PROCESSLIST; other users' "
-             "only with the PROCESS privilege). 0 = off.")
+             "only with the PROCESS privilege). The steps shrink with the load as well: read "
+             "batches to `batch.rows` / (1 + load), at least 1,000 rows, and DELETE transactions "
+             "to `purge.batch_rows` / (1 + load), at least 50, so the source's work for each "
+             "comes in shorter bursts that production's statements wait behind. 0 = off.")
         .range(0, 1000);
     s->field("max_replication_lag", &ThrottleConfig::max_replication_lag,
              "Pause reads and deletes while any replica of the source lags more than this (e.g. "

@@ -548,10 +548,10 @@ class NetnsWorkers : public ::testing::Test {
 
   // The report says succeeded, with every selected row archived in kShards shards and purged.
   // `exact_purge_count`: the report's rows_purged must equal the rows selected. Not asked after
-  // a disturbance: a shard's rows_purged counts only the rows its last purge attempt deleted, so
-  // a purge retried after deleting some rows (e.g. its status event could not be published while
-  // Redis was down) undercounts. A known defect of the report only; what was really deleted is
-  // checked against the database by expect_archive_complete().
+  // a disturbance: a purge attempt cut off reports what it deleted and the next one adds its own,
+  // but a DELETE whose commit's reply was lost (or an attempt killed before it could report) goes
+  // uncounted. The report only; what was really deleted is checked against the database by
+  // expect_archive_complete().
   void expect_succeeded(const nlohmann::json& report, bool exact_purge_count) {
     ASSERT_TRUE(report.is_object());
     EXPECT_EQ(report.value("state", ""), "succeeded") << report.dump() << "\n" << diagnostics();
@@ -566,8 +566,8 @@ class NetnsWorkers : public ::testing::Test {
       EXPECT_LE(purged, selected_) << report.dump();
       if (purged != selected_) {
         std::printf(
-            "[ netns ] the report's rows_purged is %lld, %lld rows were purged (a retried "
-            "purge attempt counts only its own deletions)\n",
+            "[ netns ] the report's rows_purged is %lld, %lld rows were purged (deletions "
+            "of a purge attempt cut off before it could report them)\n",
             static_cast<long long>(purged), static_cast<long long>(selected_));
       }
     }
