@@ -3,8 +3,9 @@
 // FormatSpec::row_group_bytes, compressed) and writes it column chunk by column chunk, then the
 // footer with statistics, column orders and key-value metadata.
 //
-// Memory: one row group of compressed pages plus one uncompressed page and one dictionary per
-// column. Buffers keep their capacity across pages and row groups; nothing is allocated per value.
+// Memory: one row group of compressed pages (each data page its own exact-size buffer) plus one
+// uncompressed page and one dictionary per column. Page and dictionary buffers keep their
+// capacity across pages and row groups; nothing is allocated per value.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -93,9 +94,7 @@ class ColumnWriter {
   }
 
   Status append(const ColumnVector& v, size_t begin, size_t end, uint64_t first_row);
-  size_t buffered_bytes() const {
-    return chunk_data_.size() + page_estimate() + dictionary_bytes();
-  }
+  size_t buffered_bytes() const { return chunk_bytes_ + page_estimate() + dictionary_bytes(); }
   Status finish_chunk(ByteSink* sink, uint64_t& file_pos, ColumnChunk& out);
 
  private:
@@ -177,7 +176,10 @@ class ColumnWriter {
   size_t page_plain_bytes_ = 0;  // PLAIN size of the page's values (dictionary heuristic)
 
   // Current chunk.
-  std::string chunk_data_;  // data pages: headers + compressed bodies
+  // Data pages (header + compressed body), each its own buffer of exactly its size: one growing
+  // buffer would double its capacity as the chunk grows, and briefly hold old and new copies.
+  std::vector<std::string> chunk_pages_;
+  size_t chunk_bytes_ = 0;
   int64_t num_values_ = 0;
   int64_t data_uncompressed_ = 0;
   int64_t data_compressed_ = 0;
@@ -213,7 +215,8 @@ void ColumnWriter::reset_page() {
 
 void ColumnWriter::reset_chunk() {
   reset_page();
-  chunk_data_.clear();
+  chunk_pages_.clear();
+  chunk_bytes_ = 0;
   int_dict_.clear();
   bytes_dict_.clear();
   dict_entries_flushed_ = 0;
@@ -606,6 +609,7 @@ Status ColumnWriter::write_page(PageType type, const std::string& body, int32_t 
   }
   header_.clear();
   encode_thrift(h, header_);
+  out.reserve(out.size() + header_.size() + compressed_.size());
   out.append(header_);
   out.append(compressed_);
   uncompressed_total += static_cast<int64_t>(header_.size() + body.size());
@@ -655,8 +659,11 @@ Status ColumnWriter::flush_page() {
     }
     ++plain_pages_;
   }
+  std::string page;
   STRATA_TRY(write_page(PageType::kDataPage, page_body_, static_cast<int32_t>(page_rows_), encoding,
-                        chunk_data_, data_uncompressed_, data_compressed_));
+                        page, data_uncompressed_, data_compressed_));
+  chunk_bytes_ += page.size();
+  chunk_pages_.push_back(std::move(page));
   reset_page();
   return Status::ok();
 }
@@ -767,8 +774,8 @@ Status ColumnWriter::finish_chunk(ByteSink* sink, uint64_t& file_pos, ColumnChun
   fill_statistics(m.statistics.emplace());
 
   if (!dict_page_.empty()) STRATA_TRY(sink->write(dict_page_.data(), dict_page_.size()));
-  STRATA_TRY(sink->write(chunk_data_.data(), chunk_data_.size()));
-  file_pos += dict_page_.size() + chunk_data_.size();
+  for (const std::string& page : chunk_pages_) STRATA_TRY(sink->write(page.data(), page.size()));
+  file_pos += dict_page_.size() + chunk_bytes_;
   reset_chunk();
   return Status::ok();
 }
