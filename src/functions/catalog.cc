@@ -10,7 +10,6 @@ namespace {
 
 using nlohmann::json;
 
-constexpr const char* kPointer = "_strata/catalog.json";
 constexpr int kKeepVersions = 5;
 constexpr int kMaxAttempts = 100;
 
@@ -40,26 +39,17 @@ Result<std::vector<int64_t>> listed_versions(Target& target) {
   return out;
 }
 
-// The newest version: the highest listed (or the pointer's, if higher), then forward while a
-// newer one exists. The listing, not the pointer, decides: a pointer can lag or, written by a
-// writer that paused for long, point back. A version pruned between the listing and the read
-// makes it look again; it is never taken for an empty catalog (which the next write would build
-// on, dropping every entry).
+// The newest version: the highest listed, then forward while a newer one exists (created since
+// the listing). A version pruned between the listing and the read makes it look again; it is
+// never taken for an empty catalog (which the next write would build on, dropping every entry).
 Result<Catalog> load_newest(Target& target, std::vector<int64_t>* listed = nullptr) {
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     STRATA_ASSIGN_OR_RETURN(std::vector<int64_t> versions, listed_versions(target));
     int64_t v = versions.empty() ? 0 : versions.back();
-    STRATA_ASSIGN_OR_RETURN(std::optional<std::string> pointer, target.get(kPointer));
-    if (pointer) {
-      json p = json::parse(*pointer, nullptr, false);
-      if (p.is_object() && p.contains("version") && p["version"].is_number_integer()) {
-        v = std::max(v, p["version"].get<int64_t>());
-      }
-    }
     if (listed) *listed = versions;
     if (v == 0) return Catalog{};
     STRATA_ASSIGN_OR_RETURN(std::optional<std::string> text, target.get(version_path(v)));
-    if (!text) continue;  // pruned (or the pointer ran ahead of a lost file): list again
+    if (!text) continue;  // pruned since the listing: list again
     for (;;) {
       STRATA_ASSIGN_OR_RETURN(std::optional<std::string> next, target.get(version_path(v + 1)));
       if (!next) break;
@@ -94,7 +84,6 @@ Status update(Target& target, int64_t now, const std::function<bool(Catalog&)>& 
     STRATA_ASSIGN_OR_RETURN(bool created,
                             target.put_if_absent(version_path(c.version), c.to_json().dump(1)));
     if (!created) continue;  // another writer took this version: read it and apply again
-    STRATA_TRY(target.put(kPointer, json{{"version", c.version}}.dump()));
     // Every listed version but the last few goes, strays off the chain included.
     for (int64_t old : listed) {
       if (old <= c.version - kKeepVersions) (void)target.remove(version_path(old));

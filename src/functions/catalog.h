@@ -3,13 +3,14 @@
 // need not read every manifest.
 //
 //   _strata/catalog/v0000000042.json   immutable versions, each the whole catalog
-//   _strata/catalog.json               {"version": 42}: a pointer to the newest one
+//
+// (Earlier versions also kept a pointer, _strata/catalog.json; the listing decides now and the
+// file, if present, is ignored.)
 //
 // An update reads the newest version, adds or removes entries, and creates the next version
 // with Target::put_if_absent; when another writer created that version first, it reads again
 // and retries, so two tasks (or two shards of one task) never lose each other's entries. Readers
-// take the highest version listed (or the pointer's, if higher) and step forward while a newer
-// one exists, so a pointer left behind by a crash or a slower writer is harmless. Old versions
+// take the highest version listed and step forward while a newer one exists. Old versions
 // beyond the last few are removed; since that frees their numbers, a writer that paused between
 // its read and its write could create one of them off the chain, so every update reads the
 // newest version again afterwards and applies its change again unless it is there.

@@ -164,6 +164,7 @@ TEST(Catalog, AddingAShardTwiceChangesNothingAndRemoveDropsFiles) {
   EXPECT_EQ(c->updated_at, 3);
 }
 
+// An earlier version's pointer file, stale or missing, changes nothing.
 TEST(Catalog, AStalePointerOrNoneStillFindsTheNewestVersion) {
   std::string dir = fresh_dir("pointer");
   auto target = file_target(dir);

@@ -99,12 +99,13 @@ Status purge(Services& svc, Context& ctx, const Event& ev) {
           const size_t step = Pacer::step_rows(txn_rows, kMinPurgeRows, pacer.load());
           for (size_t at = 0; at < n_keys; at += step) {
             const size_t end = std::min(n_keys, at + step);
+            const bool whole = at == 0 && end == n_keys;
             Batch part;
-            if (at > 0 || end < n_keys) {
+            if (!whole) {
               part = Batch(keys.schema_ptr());
               part.append_rows(keys, at, end);
             }
-            const Batch& txn = at > 0 || end < n_keys ? part : keys;
+            const Batch& txn = whole ? keys : part;
             STRATA_ASSIGN_OR_RETURN(uint64_t n, pacer.run([&] {
               return source->delete_keys(w.predicate, w.shard, txn);
             }));

@@ -170,23 +170,34 @@ TEST_F(PostgresTableTargetTest, DirectCopyThenTheLoadTableOnceKeysConflict) {
   db_->exec(
       "CREATE TABLE narrow (id bigint PRIMARY KEY, i4 integer, i2 smallint, r real, "
       "n numeric(24,6), u numeric, j jsonb, v varchar(10), t timestamp, tz timestamptz)");
-  auto schema = std::make_shared<const Schema>(std::vector<Column>{
-      {"id", Type::kInt64, false},
-      {"i4", Type::kInt64},
-      {"i2", Type::kInt64},
-      {"r", Type::kDouble},
-      {"n", Type::kDecimal, true, 24, 6},
-      {"u", Type::kDecimal},
-      {"j", Type::kJson},
-      {"v", Type::kString},
-      {"t", Type::kTimestamp},
-      {"tz", Type::kTimestamp}});
+  auto schema =
+      std::make_shared<const Schema>(std::vector<Column>{{"id", Type::kInt64, false},
+                                                         {"i4", Type::kInt64},
+                                                         {"i2", Type::kInt64},
+                                                         {"r", Type::kDouble},
+                                                         {"n", Type::kDecimal, true, 24, 6},
+                                                         {"u", Type::kDecimal},
+                                                         {"j", Type::kJson},
+                                                         {"v", Type::kString},
+                                                         {"t", Type::kTimestamp},
+                                                         {"tz", Type::kTimestamp}});
   auto target = open_target("narrow");
   ASSERT_TRUE(target->prepare(*schema, {"id"}, "postgres").is_ok());
-  const std::vector<std::string> numerics = {
-      "0",          "-0.000000",     "0.000001",   "10000",          "-10000.5",
-      "123.456789", "99999999.99",   "+0.5",       ".25",            "100000000.000001",
-      "-1",         "1234567890123456.789012", "0.0001", "20000000000", "7"};
+  const std::vector<std::string> numerics = {"0",
+                                             "-0.000000",
+                                             "0.000001",
+                                             "10000",
+                                             "-10000.5",
+                                             "123.456789",
+                                             "99999999.99",
+                                             "+0.5",
+                                             ".25",
+                                             "100000000.000001",
+                                             "-1",
+                                             "1234567890123456.789012",
+                                             "0.0001",
+                                             "20000000000",
+                                             "7"};
   auto fill = [&](Batch& b, int from, int to) {
     for (int i = from; i < to; ++i) {
       const size_t k = static_cast<size_t>(i) % numerics.size();
@@ -220,19 +231,19 @@ TEST_F(PostgresTableTargetTest, DirectCopyThenTheLoadTableOnceKeysConflict) {
   for (int i : {0, 1, 2, 5, 9, 11, 14, 29, 49}) {
     const size_t k = static_cast<size_t>(i) % numerics.size();
     const std::string want_n = numerics[k], want_u = numerics[(k + 3) % numerics.size()];
-    EXPECT_EQ(db_->count("SELECT count(*) FROM narrow WHERE id = " + std::to_string(i) +
-                         " AND n = '" + want_n + "'::numeric(24,6) AND n::text = ('" + want_n +
-                         "'::numeric(24,6))::text AND u::text = ('" + want_u +
-                         "'::numeric)::text AND i4 = " +
-                         std::to_string(i % 2 ? -2147483648LL + i : 2147483647LL - i) +
-                         " AND i2 = " + std::to_string(i % 2 ? -32768 + i : 32767 - i) +
-                         " AND r = (" + std::to_string(i) + " / 10.0)::real AND j = '{\"i\": " +
-                         std::to_string(i) + "}' AND v = 'v" + std::to_string(i) +
-                         "' AND t = to_timestamp(" + std::to_string(1700000000 + i) +
-                         ".000000 + " + std::to_string(i) +
-                         " / 1000000.0) AT TIME ZONE 'UTC' AND (tz IS NULL) = (" +
-                         std::to_string(i % 4) + " = 0)"),
-              1)
+    EXPECT_EQ(
+        db_->count("SELECT count(*) FROM narrow WHERE id = " + std::to_string(i) + " AND n = '" +
+                   want_n + "'::numeric(24,6) AND n::text = ('" + want_n +
+                   "'::numeric(24,6))::text AND u::text = ('" + want_u +
+                   "'::numeric)::text AND i4 = " +
+                   std::to_string(i % 2 ? -2147483648LL + i : 2147483647LL - i) +
+                   " AND i2 = " + std::to_string(i % 2 ? -32768 + i : 32767 - i) + " AND r = (" +
+                   std::to_string(i) + " / 10.0)::real AND j = '{\"i\": " + std::to_string(i) +
+                   "}' AND v = 'v" + std::to_string(i) + "' AND t = to_timestamp(" +
+                   std::to_string(1700000000 + i) + ".000000 + " + std::to_string(i) +
+                   " / 1000000.0) AT TIME ZONE 'UTC' AND (tz IS NULL) = (" + std::to_string(i % 4) +
+                   " = 0)"),
+        1)
         << "row " << i << " (n " << want_n << ", u " << want_u << ")";
   }
   // A value no direct form holds: the load table's cast reports it.

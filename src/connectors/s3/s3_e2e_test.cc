@@ -90,10 +90,9 @@ TEST(S3EndToEnd, MovesTheDemoIntoParquetOnS3) {
   auto lj = nlohmann::json::parse(ls.out);
   ASSERT_EQ(lj["datasets"].size(), 1u) << ls.out;
   EXPECT_EQ(lj["datasets"][0]["rows"], report["rows"]);
-  auto back = run_strata(
-      {"restore", target_uri, "--dataset", "telemetry", "--into", "sqlite://back.db?table=t",
-       "--json"},
-      dir);
+  auto back = run_strata({"restore", target_uri, "--dataset", "telemetry", "--into",
+                          "sqlite://back.db?table=t", "--json"},
+                         dir);
   ASSERT_EQ(back.exit_code, 0) << back.err << back.out;
   EXPECT_EQ(sqlite_count(dir + "/back.db", "t"), report["rows"].get<int64_t>());
 

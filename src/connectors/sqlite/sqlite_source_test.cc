@@ -23,7 +23,6 @@ Batch as_keys(const ColumnVector& keys) {
   return b;
 }
 
-
 // A database file the test writes with plain SQL, independently of the source.
 class TestDb {
  public:
@@ -539,8 +538,8 @@ TEST_F(SqliteSourceTest, DeleteContiguousRunDeletesExactlyTheArchivedKeys) {
   p.time_before = *parse_timestamp("2025-01-01");
   ColumnVector keys(Type::kInt64);
   for (int64_t k = 1; k <= 10; ++k) keys.append_int(k);
-  auto deleted =
-      src->delete_keys(p, Shard{0, KeyRange{Value::of_int(1), Value::of_int(20)}, 20}, as_keys(keys));
+  auto deleted = src->delete_keys(p, Shard{0, KeyRange{Value::of_int(1), Value::of_int(20)}, 20},
+                                  as_keys(keys));
   ASSERT_TRUE(deleted.is_ok()) << deleted.status().to_string();
   EXPECT_EQ(*deleted, 9u);
   EXPECT_EQ(db_->count("SELECT count(*) FROM u WHERE k < 11"), 2);
@@ -569,8 +568,8 @@ TEST_F(SqliteSourceTest, BusyDatabaseIsRetryable) {
   locker.exec("BEGIN EXCLUSIVE");
   ColumnVector keys(Type::kInt64);
   keys.append_int(1);
-  auto deleted = src->delete_keys(Predicate{},
-                                  Shard{0, KeyRange{Value::of_int(1), Value::of_int(1)}, 1}, as_keys(keys));
+  auto deleted = src->delete_keys(
+      Predicate{}, Shard{0, KeyRange{Value::of_int(1), Value::of_int(1)}, 1}, as_keys(keys));
   ASSERT_FALSE(deleted.is_ok());
   EXPECT_TRUE(deleted.status().is_retryable()) << deleted.status().to_string();
   EXPECT_NE(deleted.status().message().find(path_), std::string::npos);
