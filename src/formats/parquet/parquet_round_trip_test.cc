@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "formats/parquet/parquet_test_util.h"
+#include "formats/parquet/parquet_thrift.h"
 
 namespace strata::parquet {
 namespace {
@@ -385,6 +386,57 @@ TEST(ParquetRoundTrip, WriterBuffersAtMostAboutOneRowGroup) {
   EXPECT_GT(sink.total, 4u << 20);
   EXPECT_LT(sink.largest, 512u << 10);
   EXPECT_EQ((*w)->rows_written(), 40000u);
+}
+
+TEST(ParquetRoundTrip, PagesHoldABoundedNumberOfValues) {
+  // Narrow and dictionary-coded values reach page_bytes only after many values, and the writer
+  // holds a page's values uncompressed (4 bytes per dictionary index) until it is flushed: pages
+  // are capped at 65,536 values so the writer's memory does not grow with the row group.
+  auto schema = std::make_shared<const Schema>(std::vector<Column>{
+      {"id", Type::kInt64, false}, {"small", Type::kInt64}, {"ok", Type::kBool, false}});
+  constexpr int kRows = 200000;
+  Batch b(schema);
+  for (int i = 0; i < kRows; ++i) {
+    b.column(0).append_int(i);
+    b.column(1).append_int(i % 5);
+    b.column(2).append_bool(i % 3 == 0);
+  }
+  auto bytes = write_parquet(schema, {&b});
+  ASSERT_TRUE(bytes.is_ok()) << bytes.status().message();
+  const std::string& file = *bytes;
+  const auto* data = reinterpret_cast<const uint8_t*>(file.data());
+  uint32_t footer_len = 0;
+  std::memcpy(&footer_len, data + file.size() - 8, 4);
+  FileMetaData meta;
+  ThriftDecodeResult r;
+  ASSERT_TRUE(
+      decode_thrift(data + file.size() - 8 - footer_len, footer_len, 1 << 20, meta, r).is_ok());
+  ASSERT_EQ(meta.row_groups.size(), 1u);
+  for (const ColumnChunk& chunk : meta.row_groups[0].columns) {
+    const ColumnMetaData& m = *chunk.meta_data;
+    SCOPED_TRACE(m.path_in_schema[0]);
+    size_t pos = static_cast<size_t>(m.dictionary_page_offset.value_or(m.data_page_offset));
+    const size_t end = pos + static_cast<size_t>(m.total_compressed_size);
+    int data_pages = 0;
+    int64_t values = 0, largest = 0;
+    while (pos < end) {
+      PageHeader h;
+      ThriftDecodeResult hr;
+      ASSERT_TRUE(decode_thrift(data + pos, end - pos, 1 << 20, h, hr).is_ok());
+      pos += hr.consumed + static_cast<size_t>(h.compressed_page_size);
+      if (!h.data_page_header) continue;
+      ++data_pages;
+      values += h.data_page_header->num_values;
+      largest = std::max<int64_t>(largest, h.data_page_header->num_values);
+    }
+    EXPECT_EQ(pos, end);
+    EXPECT_EQ(values, kRows);
+    EXPECT_EQ(largest, 65536);
+    EXPECT_EQ(data_pages, 4);
+  }
+  auto back = read_parquet(file);
+  ASSERT_TRUE(back.is_ok()) << back.status().message();
+  EXPECT_EQ(back->checksum, checksum_of({&b}));
 }
 
 }  // namespace
