@@ -43,7 +43,7 @@ struct SelectionConfig {
 };
 
 struct SplitConfig {
-  int64_t shard_rows = 100000;  // rows per shard, at most
+  int64_t shard_rows = 100000;  // rows per shard, as planned (see the field's description)
   int parallel = 2;             // shards archived at once
 };
 

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <mutex>
 #include <thread>
 
 namespace strata {
@@ -112,9 +113,9 @@ TEST(Scaler, ABacklogBringsReplicasUpToMaxAndTheCooldownBringsThemDownToZero) {
 
 TEST(Scaler, PollsTheBacklogAndReportsEveryPool) {
   Fixture f(2);
-  f.release = true;
   std::mutex mu;
   std::vector<PoolState> last;
+  int reports = 0;
   ScalerOptions o;
   o.poll = 50ms;
   o.cooldown = 10s;
@@ -122,21 +123,54 @@ TEST(Scaler, PollsTheBacklogAndReportsEveryPool) {
   o.report = [&](const std::vector<PoolState>& pools) {
     std::lock_guard lock(mu);
     last = pools;
+    ++reports;
+  };
+  auto reported = [&](auto cond) {
+    return eventually(
+        [&] {
+          std::lock_guard lock(mu);
+          return last.size() == 1 && last[0].function == "archive-test" &&
+                 last[0].bounds.min == 1 && last[0].bounds.max == 2 && cond(last[0]);
+        },
+        5s);
+  };
+  auto describe = [&] {
+    std::lock_guard lock(mu);
+    if (last.empty()) return std::string("no report");
+    return "last report: replicas " + std::to_string(last[0].replicas) + ", backlog " +
+           std::to_string(last[0].backlog);
   };
   Scaler scaler(f.bus, o);
   ASSERT_TRUE(scaler.start().is_ok());
   EXPECT_EQ(f.bus.load("archive-test")->replicas, 1);  // min
+  ASSERT_TRUE(reported([](const PoolState& p) { return p.replicas == 1 && p.backlog == 0; }));
+  // Four events held by their handlers: the report shows them all as backlog (two running,
+  // two queued) and the pool at its max.
+  for (int i = 0; i < 4; ++i)
+    ASSERT_TRUE(f.bus.publish("t", make_event("e", "s", "x", {})).is_ok());
+  ASSERT_TRUE(reported([](const PoolState& p) { return p.replicas == 2 && p.backlog == 4; }))
+      << describe();
+  EXPECT_EQ(f.running.load(), 2);
+  f.release = true;
+  ASSERT_TRUE(f.bus.wait_idle(5s));
+  EXPECT_EQ(f.handled.load(), 4);
+  // Polling goes on after the backlog drains, and reports it empty; the cool-down (10 s) keeps
+  // both replicas meanwhile.
+  int before = 0;
+  {
+    std::lock_guard lock(mu);
+    before = reports;
+  }
+  ASSERT_TRUE(reported([](const PoolState& p) { return p.backlog == 0; }));
   ASSERT_TRUE(eventually(
       [&] {
         std::lock_guard lock(mu);
-        return last.size() == 1 && last[0].function == "archive-test" && last[0].replicas == 1 &&
-               last[0].bounds.max == 2;
+        return reports >= before + 3;
       },
-      2s));
-  for (int i = 0; i < 4; ++i)
-    ASSERT_TRUE(f.bus.publish("t", make_event("e", "s", "x", {})).is_ok());
-  ASSERT_TRUE(f.bus.wait_idle(5s));
-  EXPECT_EQ(f.handled.load(), 4);
+      5s));
+  std::lock_guard lock(mu);
+  EXPECT_EQ(last[0].replicas, 2);
+  EXPECT_EQ(last[0].backlog, 0);
 }
 
 TEST(Scaler, RefusesAnUnknownFunctionAndBadBounds) {

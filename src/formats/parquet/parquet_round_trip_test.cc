@@ -151,9 +151,11 @@ TEST(ParquetRoundTrip, ManyPagesRowGroupsAndBatchSizes) {
 // keep_group sees each row group's min/max, decoded to the column's type, and the groups it rules
 // out are not decoded; the rest come back whole.
 TEST(ParquetRoundTrip, RowGroupsAreSkippedByTheirStatistics) {
-  auto schema = std::make_shared<const Schema>(
-      std::vector<Column>{{"id", Type::kInt64}, {"ts", Type::kTimestamp}, {"day", Type::kDate},
-                          {"x", Type::kDouble}, {"name", Type::kString}});
+  auto schema = std::make_shared<const Schema>(std::vector<Column>{{"id", Type::kInt64},
+                                                                   {"ts", Type::kTimestamp},
+                                                                   {"day", Type::kDate},
+                                                                   {"x", Type::kDouble},
+                                                                   {"name", Type::kString}});
   Batch b(schema);
   const int rows = 40000;
   for (int i = 0; i < rows; ++i) {

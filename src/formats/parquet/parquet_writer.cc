@@ -27,7 +27,7 @@ namespace strata::parquet {
 
 namespace {
 
-constexpr size_t kSliceRows = 4096;          // rows encoded between page-size checks
+constexpr size_t kSliceRows = 4096;  // rows encoded between page-size checks
 // Values per page, whatever their size. Dictionary indices (4 bytes each while the page fills,
 // a few bits once encoded) and narrow values would otherwise fill a page for a whole shard before
 // reaching page_bytes, and the writer's memory would grow with the shard: a PostgreSQL copy of
