@@ -162,9 +162,10 @@ const SectionSpec<SplitConfig>& split_spec() {
     auto* s = new SectionSpec<SplitConfig>("split", "How a task is cut into shards.");
     s->field("shard_rows", &SplitConfig::shard_rows,
              "Rows per shard, the unit of work and of retry. Small selections are counted "
-             "exactly; large ones are cut from a sample of the table aimed at 85% of this, so "
-             "a shard can hold more (up to 1.5x on a 10M-row PostgreSQL table: the sample "
-             "takes whole pages). A shard holds every row of its leading key value.")
+             "exactly. Large ones are planned from samples or the server's estimates: on "
+             "PostgreSQL, a table whose key follows its pages (append-only) is cut within this; "
+             "others aim at 85% of it and a shard can hold more (up to about 1.5x). A shard "
+             "holds every row of its leading key value.")
         .min(1);
     s->field("parallel", &SplitConfig::parallel, "Shards archived at once.").range(1, 64);
     return s;

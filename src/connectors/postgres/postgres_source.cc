@@ -907,42 +907,99 @@ class PostgresSource final : public Source {
     return Status::ok();
   }
 
+  // One page of a TABLESAMPLE SYSTEM sample: its block, how many of its rows are selected, the
+  // smallest selected key, and whether all its selected keys lie below the next such page's
+  // (-1: no next page, or no selected row).
+  struct SampledPage {
+    int64_t block = 0;
+    int64_t selected = 0;
+    Value first;
+    int ordered = -1;
+  };
+
+  Status sample_pages(pg::Connection& conn, const TableInfo& ti, const Predicate& p,
+                      const Value& lo, const Value& hi, const std::string& pct_text,
+                      std::vector<SampledPage>& pages) {
+    sql::Builder b(Dialect::kPostgres);
+    const std::string& key = ti.ref.key[0];
+    b.sql("SELECT _strata_blk, _strata_n, _strata_ordered, " + ti.first_key_expr() +
+          " FROM (SELECT _strata_blk, _strata_n, " + key + ", _strata_kmax < lead(" + key +
+          ") OVER (PARTITION BY _strata_n > 0 ORDER BY _strata_blk) AS _strata_ordered"
+          " FROM (SELECT _strata_blk, count(*) FILTER (WHERE _strata_sel) AS _strata_n,"
+          " min(_strata_k) FILTER (WHERE _strata_sel) AS " +
+          key +
+          ", max(_strata_k) FILTER (WHERE _strata_sel) AS _strata_kmax"
+          " FROM (SELECT (ctid::text::point)[0]::int8 AS _strata_blk, " +
+          key + " AS _strata_k, (TRUE");
+    b.continue_conditions();
+    sql::add_shard_bounds(b, ti.ref, Shard{0, KeyRange{lo, hi}, 0});
+    sql::add_predicate(b, ti.ref, p);
+    b.end_conditions();
+    b.sql(") AS _strata_sel FROM " + ti.ref.qualified + " TABLESAMPLE SYSTEM (" + pct_text +
+          ") REPEATABLE (20261126)) s GROUP BY _strata_blk) g) h ORDER BY _strata_blk");
+    STRATA_ASSIGN_OR_RETURN(PgResult r,
+                            conn.query(b.text(), b.params(), "planning shards of", true));
+    pages.clear();
+    pages.reserve(static_cast<size_t>(r.rows()));
+    auto be64 = [](std::string_view cell) {
+      int64_t v = 0;
+      for (char c : cell) v = (v << 8) | static_cast<unsigned char>(c);
+      return v;
+    };
+    for (int i = 0; i < r.rows(); ++i) {
+      SampledPage page;
+      page.block = be64(r.text(i, 0));
+      page.selected = be64(r.text(i, 1));
+      if (!r.is_null(i, 2)) page.ordered = r.text(i, 2) == std::string_view("\1", 1) ? 1 : 0;
+      if (page.selected > 0) {
+        STRATA_ASSIGN_OR_RETURN(page.first, decode_cell(ti, r, i, 3));
+      }
+      pages.push_back(std::move(page));
+    }
+    return Status::ok();
+  }
+
+  // Whether the sampled pages hold the key in the table's physical order (an append-only table
+  // keyed by a sequence or a time): every page's selected keys below the next page's, but for a
+  // few rows moved by updates. Then a key range's rows are the pages it spans.
+  static bool follows_page_order(const std::vector<SampledPage>& pages) {
+    size_t with_rows = 0, out_of_order = 0;
+    for (const SampledPage& page : pages) {
+      if (page.selected == 0) continue;
+      ++with_rows;
+      out_of_order += page.ordered == 0;
+    }
+    return with_rows >= 8 && out_of_order * 50 <= with_rows;
+  }
+
   // Sampled: TABLESAMPLE SYSTEM pages (about 1,000 sampled rows per shard, at least 50,000),
-  // sorted on the server, every step-th selected key kept. A sample far smaller than the
-  // statistics promised is retried larger; one that shows a small selection falls back to the
-  // exact walk.
+  // grouped by page on the server. A sample far smaller than the statistics promised is retried
+  // larger; one that shows a small selection falls back to the exact walk.
+  //
+  // The sample takes whole pages, each page at random, so the number of sampled pages that fall
+  // in a key range varies by about 1/sqrt(n) for n expected: with ~15 pages per shard, quantiles
+  // of the sampled keys cut shards a third too big or too small. When the key follows the pages'
+  // order, shards are cut by blocks instead: the selected rows between two sampled pages are
+  // interpolated from both (a smooth density, as in an append-only table), and each cut falls at
+  // the first key of the last sampled page that keeps the shard within shard_rows. Otherwise
+  // (random keys: every page holds keys from everywhere, so the sample is as good as one of
+  // rows) the keys' quantiles are picked on the server, aiming at 85% of shard_rows.
   Status plan_sampled(pg::Connection& conn, const TableInfo& ti, const Predicate& p,
                       const Value& lo, const Value& hi, int64_t shard_rows, double estimate,
                       std::vector<Shard>& shards) {
     const double shards_wanted = std::max(1.0, estimate / static_cast<double>(shard_rows));
     const double target = std::clamp(shards_wanted * 1000.0, 50000.0, 4000000.0);
     double pct = std::clamp(100.0 * target / std::max(estimate, 1.0), 0.0001, 100.0);
-    const char* op = "planning shards of";
-    PgResult r;
+    std::vector<SampledPage> pages;
     int64_t total = 0;  // selected rows in the sample
     double rows_per_sample = 1;
-    int64_t step = 1;
+    char pct_text[32];
     for (;;) {
       rows_per_sample = 100.0 / pct;
-      // Cuts aim at 85% of shard_rows: a sample's quantiles err by several percent either way.
-      step = std::max<int64_t>(
-          1, std::llround(0.85 * static_cast<double>(shard_rows) / rows_per_sample));
-      char pct_text[32];
       std::snprintf(pct_text, sizeof pct_text, "%.6f", pct);
-      sql::Builder b(Dialect::kPostgres);
-      b.sql("SELECT " + ti.first_key_expr() + ", rn, total FROM (SELECT " + ti.ref.key[0] +
-            ", row_number() OVER (ORDER BY " + ti.ref.key[0] +
-            ") AS rn, count(*) OVER () AS total FROM " + ti.ref.qualified +
-            " TABLESAMPLE SYSTEM (" + pct_text + ") REPEATABLE (20261126)");
-      sql::add_shard_bounds(b, ti.ref, Shard{0, KeyRange{lo, hi}, 0});
-      sql::add_predicate(b, ti.ref, p);
-      // The last sampled row too: it carries the total even when no row falls on a step.
-      b.sql(") s WHERE rn % " + std::to_string(step) + " = 0 OR rn = total ORDER BY rn");
-      STRATA_ASSIGN_OR_RETURN(r, conn.query(b.text(), b.params(), op, true));
+      STRATA_TRY(sample_pages(conn, ti, p, lo, hi, pct_text, pages));
       total = 0;
-      if (r.rows() > 0) {
-        for (char c : r.text(0, 2)) total = (total << 8) | static_cast<unsigned char>(c);
-      }
+      for (const SampledPage& page : pages) total += page.selected;
       // Statistics far off (a small table claiming a billion rows) leave the sample nearly
       // empty: sample more, up to the whole table.
       if (pct >= 100.0 || static_cast<double>(total) >= target / 4) break;
@@ -952,6 +1009,96 @@ class PostgresSource final : public Source {
     // The sample says the selection is small after all: walk it exactly.
     if (static_cast<double>(total) * rows_per_sample <= static_cast<double>(exact_rows_)) {
       return plan_exact(conn, ti, p, lo, hi, shard_rows, shards);
+    }
+    if (follows_page_order(pages)) {
+      return cut_by_pages(conn, ti, lo, hi, shard_rows, pages, shards);
+    }
+    return cut_by_quantiles(conn, ti, p, lo, hi, shard_rows, pct_text, rows_per_sample, shards);
+  }
+
+  // Cuts at sampled pages' first keys, by the selected rows interpolated between sampled pages.
+  Status cut_by_pages(pg::Connection& conn, const TableInfo& ti, const Value& lo, const Value& hi,
+                      int64_t shard_rows, const std::vector<SampledPage>& pages,
+                      std::vector<Shard>& shards) {
+    // at[i]: the selected rows estimated before page i (the pages before the first sampled one
+    // as dense as it).
+    std::vector<double> at(pages.size() + 1, 0.0);
+    for (size_t i = 0; i < pages.size(); ++i) {
+      const double here = static_cast<double>(pages[i].selected);
+      if (i == 0) at[0] = here * static_cast<double>(pages[0].block);
+      if (i + 1 < pages.size()) {
+        const double next = static_cast<double>(pages[i + 1].selected);
+        const double between = static_cast<double>(pages[i + 1].block - pages[i].block - 1);
+        at[i + 1] = at[i] + here + between * (here + next) / 2;
+      } else {
+        at[i + 1] = at[i] + here;
+      }
+    }
+    const double limit = static_cast<double>(shard_rows);
+    const bool integer_key =
+        storage_of(ti.first_key_type()) == Storage::kInt && ti.first_key_type() != Type::kBool;
+    Value shard_lo = lo;
+    double shard_from = 0;  // estimated rows before the current shard
+    size_t candidate = 0;   // the last page that may start the next shard; 0: none yet
+    auto cut_at = [&](size_t i) -> Status {
+      const Value& cut = pages[i].first;
+      if (cut.compare(shard_lo) <= 0 || cut.compare(hi) > 0) return Status::ok();
+      Value shard_hi;
+      if (integer_key) {
+        shard_hi = Value::of_int(cut.as_int() - 1);
+      } else {
+        STRATA_ASSIGN_OR_RETURN(shard_hi, key_before(conn, ti, cut));
+        if (shard_hi.is_null() || shard_hi.compare(shard_lo) < 0) return Status::ok();
+      }
+      const auto rows = std::max<int64_t>(1, std::llround(at[i] - shard_from));
+      shards.push_back(Shard{static_cast<int>(shards.size()), KeyRange{shard_lo, shard_hi}, rows});
+      shard_lo = cut;
+      shard_from = at[i];
+      return Status::ok();
+    };
+    for (size_t i = 1; i < pages.size(); ++i) {
+      if (pages[i].selected == 0) continue;
+      if (at[i] - shard_from > limit) {
+        // Page i would make the shard too big: end it before the last page that did not.
+        if (candidate > 0 && at[candidate] > shard_from) {
+          STRATA_TRY(cut_at(candidate));
+          candidate = 0;
+        }
+        // Still too big: sampled pages lie further apart than a shard; cut at this one.
+        if (at[i] - shard_from > limit) {
+          STRATA_TRY(cut_at(i));
+          continue;
+        }
+      }
+      candidate = i;
+    }
+    const auto rest = std::max<int64_t>(1, std::llround(at.back() - shard_from));
+    shards.push_back(Shard{static_cast<int>(shards.size()), KeyRange{shard_lo, hi}, rest});
+    return Status::ok();
+  }
+
+  // Cuts at every step-th sampled key, picked on the server, aiming at 85% of shard_rows: a
+  // sample's quantiles err by several percent either way.
+  Status cut_by_quantiles(pg::Connection& conn, const TableInfo& ti, const Predicate& p,
+                          const Value& lo, const Value& hi, int64_t shard_rows,
+                          const char* pct_text, double rows_per_sample,
+                          std::vector<Shard>& shards) {
+    const int64_t step = std::max<int64_t>(
+        1, std::llround(0.85 * static_cast<double>(shard_rows) / rows_per_sample));
+    sql::Builder b(Dialect::kPostgres);
+    b.sql("SELECT " + ti.first_key_expr() + ", rn, total FROM (SELECT " + ti.ref.key[0] +
+          ", row_number() OVER (ORDER BY " + ti.ref.key[0] +
+          ") AS rn, count(*) OVER () AS total FROM " + ti.ref.qualified + " TABLESAMPLE SYSTEM (" +
+          pct_text + ") REPEATABLE (20261126)");
+    sql::add_shard_bounds(b, ti.ref, Shard{0, KeyRange{lo, hi}, 0});
+    sql::add_predicate(b, ti.ref, p);
+    // The last sampled row too: it carries the total even when no row falls on a step.
+    b.sql(") s WHERE rn % " + std::to_string(step) + " = 0 OR rn = total ORDER BY rn");
+    STRATA_ASSIGN_OR_RETURN(PgResult r,
+                            conn.query(b.text(), b.params(), "planning shards of", true));
+    int64_t total = 0;
+    if (r.rows() > 0) {
+      for (char c : r.text(r.rows() - 1, 2)) total = (total << 8) | static_cast<unsigned char>(c);
     }
 
     const bool integer_key =

@@ -7,10 +7,12 @@
 // primary key or a unique index's columns in index order, the time column a date or timestamp.
 // plan() never reads the whole table: the first key's min/max come from its index; tables up to
 // plan_exact_rows (estimated from pg_class, scaled to the current size) are cut by walking the
-// selected keys; bigger ones by a TABLESAMPLE SYSTEM sample whose quantiles are picked on the
-// server (integer keys cut exactly between values, others at sampled keys with the previous
-// shard ending at the largest key before). Shards are contiguous and ordered: every row selected
-// at plan time lies in exactly one shard, whatever the planner statistics say.
+// selected keys; bigger ones from a TABLESAMPLE SYSTEM sample grouped by page on the server: when
+// the key follows the pages' order (an append-only table), cuts fall at sampled pages' first keys
+// by the rows interpolated between sampled pages, within shard_rows; otherwise at quantiles of
+// the sampled keys (integer keys cut exactly between values, others at sampled keys with the
+// previous shard ending at the largest key before). Shards are contiguous and ordered: every row
+// selected at plan time lies in exactly one shard, whatever the planner statistics say.
 // read() streams one `COPY (SELECT ...) TO STDOUT (FORMAT binary)` per shard, decoded straight
 // from libpq's row buffers into the Batch, one batch at a time (the server waits while we write).
 // delete_keys() runs one transaction (statement_timeout applies) of DELETEs by key list, key

@@ -43,6 +43,16 @@ class Builder {
   Builder& cond();
   // Shows `shown` in the dry-run text where the SQL has `sql`.
   Builder& placeholder(std::string_view sql, std::string_view shown);
+  // Conditions written as an expression: after `(TRUE`, every cond() adds " AND ..."; close the
+  // parenthesis, then end_conditions() lets the next cond() start a WHERE again.
+  Builder& continue_conditions() {
+    has_cond_ = true;
+    return *this;
+  }
+  Builder& end_conditions() {
+    has_cond_ = false;
+    return *this;
+  }
 
   const std::string& text() const { return sql_; }
   const std::string& shown() const { return shown_; }
