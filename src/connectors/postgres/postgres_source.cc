@@ -70,6 +70,7 @@ struct TableInfo {
   std::string schema_name;
   std::string table_name;
   int64_t oid = 0;
+  bool partitioned = false;  // a partitioned table (its leaves hold the rows)
   std::shared_ptr<const Schema> schema;
   std::vector<Decode> decodes;     // per schema column
   std::vector<std::string> exprs;  // per schema column: the COPY select expression
@@ -571,6 +572,7 @@ class PostgresSource final : public Source {
                          "; archive from a table (rows are deleted after archiving)");
     }
     info->oid = std::stoll(found.str(0, 0));
+    info->partitioned = relkind == "p";
     info->schema_name = found.str(0, 1);
     info->table_name = found.str(0, 2);
     info->ref.qualified = quote(info->schema_name) + "." + quote(info->table_name);
@@ -917,13 +919,16 @@ class PostgresSource final : public Source {
     int ordered = -1;
   };
 
+  // `blocks`: the table's size in pages now.
   Status sample_pages(pg::Connection& conn, const TableInfo& ti, const Predicate& p,
                       const Value& lo, const Value& hi, const std::string& pct_text,
-                      std::vector<SampledPage>& pages) {
+                      std::vector<SampledPage>& pages, int64_t& blocks) {
     sql::Builder b(Dialect::kPostgres);
     const std::string& key = ti.ref.key[0];
     b.sql("SELECT _strata_blk, _strata_n, _strata_ordered, " + ti.first_key_expr() +
-          " FROM (SELECT _strata_blk, _strata_n, " + key + ", _strata_kmax < lead(" + key +
+          ", pg_relation_size(" + std::to_string(ti.oid) +
+          "::oid) / current_setting('block_size')::int8 FROM (SELECT _strata_blk, _strata_n, " +
+          key + ", _strata_kmax < lead(" + key +
           ") OVER (PARTITION BY _strata_n > 0 ORDER BY _strata_blk) AS _strata_ordered"
           " FROM (SELECT _strata_blk, count(*) FILTER (WHERE _strata_sel) AS _strata_n,"
           " min(_strata_k) FILTER (WHERE _strata_sel) AS " +
@@ -941,6 +946,7 @@ class PostgresSource final : public Source {
                             conn.query(b.text(), b.params(), "planning shards of", true));
     pages.clear();
     pages.reserve(static_cast<size_t>(r.rows()));
+    blocks = 0;
     auto be64 = [](std::string_view cell) {
       int64_t v = 0;
       for (char c : cell) v = (v << 8) | static_cast<unsigned char>(c);
@@ -950,6 +956,7 @@ class PostgresSource final : public Source {
       SampledPage page;
       page.block = be64(r.text(i, 0));
       page.selected = be64(r.text(i, 1));
+      blocks = be64(r.text(i, 4));
       if (!r.is_null(i, 2)) page.ordered = r.text(i, 2) == std::string_view("\1", 1) ? 1 : 0;
       if (page.selected > 0) {
         STRATA_ASSIGN_OR_RETURN(page.first, decode_cell(ti, r, i, 3));
@@ -991,13 +998,14 @@ class PostgresSource final : public Source {
     const double target = std::clamp(shards_wanted * 1000.0, 50000.0, 4000000.0);
     double pct = std::clamp(100.0 * target / std::max(estimate, 1.0), 0.0001, 100.0);
     std::vector<SampledPage> pages;
+    int64_t blocks = 0;
     int64_t total = 0;  // selected rows in the sample
     double rows_per_sample = 1;
     char pct_text[32];
     for (;;) {
       rows_per_sample = 100.0 / pct;
       std::snprintf(pct_text, sizeof pct_text, "%.6f", pct);
-      STRATA_TRY(sample_pages(conn, ti, p, lo, hi, pct_text, pages));
+      STRATA_TRY(sample_pages(conn, ti, p, lo, hi, pct_text, pages, blocks));
       total = 0;
       for (const SampledPage& page : pages) total += page.selected;
       // Statistics far off (a small table claiming a billion rows) leave the sample nearly
@@ -1010,18 +1018,19 @@ class PostgresSource final : public Source {
     if (static_cast<double>(total) * rows_per_sample <= static_cast<double>(exact_rows_)) {
       return plan_exact(conn, ti, p, lo, hi, shard_rows, shards);
     }
-    if (follows_page_order(pages)) {
-      return cut_by_pages(conn, ti, lo, hi, shard_rows, pages, shards);
+    // A partitioned table's pages are its leaves', numbered from 0 in each: no single order.
+    if (!ti.partitioned && follows_page_order(pages)) {
+      return cut_by_pages(conn, ti, lo, hi, shard_rows, pages, blocks, shards);
     }
     return cut_by_quantiles(conn, ti, p, lo, hi, shard_rows, pct_text, rows_per_sample, shards);
   }
 
   // Cuts at sampled pages' first keys, by the selected rows interpolated between sampled pages.
   Status cut_by_pages(pg::Connection& conn, const TableInfo& ti, const Value& lo, const Value& hi,
-                      int64_t shard_rows, const std::vector<SampledPage>& pages,
+                      int64_t shard_rows, const std::vector<SampledPage>& pages, int64_t blocks,
                       std::vector<Shard>& shards) {
     // at[i]: the selected rows estimated before page i (the pages before the first sampled one
-    // as dense as it).
+    // as dense as it); at[n]: all of them, the pages after the last sampled one as dense as it.
     std::vector<double> at(pages.size() + 1, 0.0);
     for (size_t i = 0; i < pages.size(); ++i) {
       const double here = static_cast<double>(pages[i].selected);
@@ -1031,7 +1040,8 @@ class PostgresSource final : public Source {
         const double between = static_cast<double>(pages[i + 1].block - pages[i].block - 1);
         at[i + 1] = at[i] + here + between * (here + next) / 2;
       } else {
-        at[i + 1] = at[i] + here;
+        const double after = static_cast<double>(std::max<int64_t>(0, blocks - 1 - pages[i].block));
+        at[i + 1] = at[i] + here + after * here;
       }
     }
     const double limit = static_cast<double>(shard_rows);
@@ -1071,6 +1081,11 @@ class PostgresSource final : public Source {
         }
       }
       candidate = i;
+    }
+    // The rows after the last sampled page go to the last shard: end the one before earlier
+    // if they would not fit.
+    if (at.back() - shard_from > limit && candidate > 0 && at[candidate] > shard_from) {
+      STRATA_TRY(cut_at(candidate));
     }
     const auto rest = std::max<int64_t>(1, std::llround(at.back() - shard_from));
     shards.push_back(Shard{static_cast<int>(shards.size()), KeyRange{shard_lo, hi}, rest});
