@@ -425,6 +425,27 @@ TEST_F(MysqlSourceTest, PlanCoversEveryRowOnceOnDenseAndSkewedKeys) {
   EXPECT_TRUE(empty->empty());
 }
 
+// InnoDB's estimate for a dense range of a unique key runs about 2x high; a range of b - a + 1
+// keys holds at most that many rows, so the shards come out near shard_rows, not half of it.
+TEST_F(MysqlSourceTest, PlanDenseIntegerKeysNearShardRows) {
+  admin_->exec("CREATE TABLE t (id bigint PRIMARY KEY, pad varchar(100) NOT NULL)");
+  admin_->exec("INSERT INTO t SELECT seq, REPEAT('x', 60) FROM seq_1_to_200000");
+  admin_->exec("ANALYZE TABLE t");
+  auto src = open("t", {"id"});
+  auto shards = src->plan(Predicate{}, SplitOptions{20000});
+  ASSERT_TRUE(shards.is_ok()) << shards.status().to_string();
+  expect_exact_cover(*shards, read_first_column(*src, Predicate{}, *shards, 5000),
+                     admin_->column("SELECT id FROM t ORDER BY id"));
+  EXPECT_GE(shards->size(), 10u);
+  EXPECT_LE(shards->size(), 13u);
+  for (const Shard& s : *shards) {
+    EXPECT_LE(s.estimated_rows, 25000) << s.index;
+    if (!s.range.hi.is_null()) {
+      EXPECT_LE(s.range.hi.as_int() - s.range.lo.as_int() + 1, 25000) << s.index;
+    }
+  }
+}
+
 TEST_F(MysqlSourceTest, PlanTextKeysAndLaterInsertsAboveMax) {
   admin_->exec("CREATE TABLE t (k varchar(20) PRIMARY KEY, v int) CHARACTER SET utf8mb4");
   admin_->exec("INSERT INTO t SELECT CONCAT('key-', LPAD(seq, 5, '0')), seq FROM seq_1_to_1234");
