@@ -82,7 +82,18 @@ struct TableInfo {
   Decode first_key_decode() const { return decodes[static_cast<size_t>(key_index[0])]; }
   Type first_key_type() const { return ref.key_types[0]; }
   const std::string& first_key_expr() const { return exprs[static_cast<size_t>(key_index[0])]; }
+  // An integer first key: shards end just below the next shard's first value.
+  bool integer_key() const {
+    return storage_of(first_key_type()) == Storage::kInt && first_key_type() != Type::kBool;
+  }
 };
+
+// A big-endian integer cell of a binary result (int8, or shorter).
+int64_t be_int(std::string_view cell) {
+  int64_t v = 0;
+  for (char c : cell) v = (v << 8) | static_cast<unsigned char>(c);
+  return v;
+}
 
 // One tuple of a binary COPY stream: `fields` fields starting at `p`.
 struct Tuple {
@@ -383,8 +394,7 @@ class PostgresSource final : public Source {
     const bool filtered = predicate.time_before || predicate.time_from ||
                           !predicate.where.empty() || !ti.ref.where.empty();
     if (filtered) {
-      const bool integer_key =
-          storage_of(ti.first_key_type()) == Storage::kInt && ti.first_key_type() != Type::kBool;
+      const bool integer_key = ti.integer_key();
       auto probe = [&](bool desc) {
         return sql::probe_in_slices(lo, hi, integer_key, desc, kProbeSlices, split,
                                     [&](const Value& a, const Value& b) {
@@ -947,16 +957,11 @@ class PostgresSource final : public Source {
     pages.clear();
     pages.reserve(static_cast<size_t>(r.rows()));
     blocks = 0;
-    auto be64 = [](std::string_view cell) {
-      int64_t v = 0;
-      for (char c : cell) v = (v << 8) | static_cast<unsigned char>(c);
-      return v;
-    };
     for (int i = 0; i < r.rows(); ++i) {
       SampledPage page;
-      page.block = be64(r.text(i, 0));
-      page.selected = be64(r.text(i, 1));
-      blocks = be64(r.text(i, 4));
+      page.block = be_int(r.text(i, 0));
+      page.selected = be_int(r.text(i, 1));
+      blocks = be_int(r.text(i, 4));
       if (!r.is_null(i, 2)) page.ordered = r.text(i, 2) == std::string_view("\1", 1) ? 1 : 0;
       if (page.selected > 0) {
         STRATA_ASSIGN_OR_RETURN(page.first, decode_cell(ti, r, i, 3));
@@ -1045,8 +1050,7 @@ class PostgresSource final : public Source {
       }
     }
     const double limit = static_cast<double>(shard_rows);
-    const bool integer_key =
-        storage_of(ti.first_key_type()) == Storage::kInt && ti.first_key_type() != Type::kBool;
+    const bool integer_key = ti.integer_key();
     Value shard_lo = lo;
     double shard_from = 0;  // estimated rows before the current shard
     size_t candidate = 0;   // the last page that may start the next shard; 0: none yet
@@ -1111,21 +1115,12 @@ class PostgresSource final : public Source {
     b.sql(") s WHERE rn % " + std::to_string(step) + " = 0 OR rn = total ORDER BY rn");
     STRATA_ASSIGN_OR_RETURN(PgResult r,
                             conn.query(b.text(), b.params(), "planning shards of", true));
-    int64_t total = 0;
-    if (r.rows() > 0) {
-      for (char c : r.text(r.rows() - 1, 2)) total = (total << 8) | static_cast<unsigned char>(c);
-    }
+    const int64_t total = r.rows() > 0 ? be_int(r.text(r.rows() - 1, 2)) : 0;
 
-    const bool integer_key =
-        storage_of(ti.first_key_type()) == Storage::kInt && ti.first_key_type() != Type::kBool;
+    const bool integer_key = ti.integer_key();
     std::vector<Value> cuts;
-    auto be64 = [](std::string_view cell) {
-      int64_t v = 0;
-      for (char c : cell) v = (v << 8) | static_cast<unsigned char>(c);
-      return v;
-    };
     for (int i = 0; i < r.rows(); ++i) {
-      if (be64(r.text(i, 1)) % step != 0) continue;  // the last row, there for its total
+      if (be_int(r.text(i, 1)) % step != 0) continue;  // the last row, there for its total
       STRATA_ASSIGN_OR_RETURN(Value v, decode_cell(ti, r, i, 0));
       if (v.is_null() || v.compare(lo) <= 0 || v.compare(hi) > 0) continue;
       if (!cuts.empty() && v.compare(cuts.back()) <= 0) continue;
