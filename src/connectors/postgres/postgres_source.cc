@@ -64,6 +64,12 @@ inline int32_t be32s(const char* p) {
   std::memcpy(&v, p, 4);
   return static_cast<int32_t>(__builtin_bswap32(v));
 }
+// A big-endian integer cell of a binary result (int8, or shorter).
+inline int64_t be_int(std::string_view cell) {
+  int64_t v = 0;
+  for (char c : cell) v = (v << 8) | static_cast<unsigned char>(c);
+  return v;
+}
 
 // What describe() found, shared read-only by every call afterwards.
 struct TableInfo {
@@ -87,13 +93,6 @@ struct TableInfo {
     return storage_of(first_key_type()) == Storage::kInt && first_key_type() != Type::kBool;
   }
 };
-
-// A big-endian integer cell of a binary result (int8, or shorter).
-int64_t be_int(std::string_view cell) {
-  int64_t v = 0;
-  for (char c : cell) v = (v << 8) | static_cast<unsigned char>(c);
-  return v;
-}
 
 // One tuple of a binary COPY stream: `fields` fields starting at `p`.
 struct Tuple {
@@ -1023,7 +1022,10 @@ class PostgresSource final : public Source {
     if (static_cast<double>(total) * rows_per_sample <= static_cast<double>(exact_rows_)) {
       return plan_exact(conn, ti, p, lo, hi, shard_rows, shards);
     }
-    // A partitioned table's pages are its leaves', numbered from 0 in each: no single order.
+    // A partitioned table's pages are its leaves', numbered from 0 in each, and its own size is
+    // 0: no single order, no tail to estimate. (Interleaved leaves also fail the order check.)
+    // Keys that do not follow the pages are sampled a second time for their quantiles, at the
+    // same percentage: the same pages, by now in shared buffers.
     if (!ti.partitioned && follows_page_order(pages)) {
       return cut_by_pages(conn, ti, lo, hi, shard_rows, pages, blocks, shards);
     }
@@ -1050,24 +1052,14 @@ class PostgresSource final : public Source {
       }
     }
     const double limit = static_cast<double>(shard_rows);
-    const bool integer_key = ti.integer_key();
     Value shard_lo = lo;
     double shard_from = 0;  // estimated rows before the current shard
     size_t candidate = 0;   // the last page that may start the next shard; 0: none yet
     auto cut_at = [&](size_t i) -> Status {
-      const Value& cut = pages[i].first;
-      if (cut.compare(shard_lo) <= 0 || cut.compare(hi) > 0) return Status::ok();
-      Value shard_hi;
-      if (integer_key) {
-        shard_hi = Value::of_int(cut.as_int() - 1);
-      } else {
-        STRATA_ASSIGN_OR_RETURN(shard_hi, key_before(conn, ti, cut));
-        if (shard_hi.is_null() || shard_hi.compare(shard_lo) < 0) return Status::ok();
-      }
-      const auto rows = std::max<int64_t>(1, std::llround(at[i] - shard_from));
-      shards.push_back(Shard{static_cast<int>(shards.size()), KeyRange{shard_lo, shard_hi}, rows});
-      shard_lo = cut;
-      shard_from = at[i];
+      const auto rows = std::llround(at[i] - shard_from);
+      STRATA_ASSIGN_OR_RETURN(
+          bool cut, end_shard_before(conn, ti, pages[i].first, hi, rows, shard_lo, shards));
+      if (cut) shard_from = at[i];
       return Status::ok();
     };
     for (size_t i = 1; i < pages.size(); ++i) {
@@ -1117,28 +1109,13 @@ class PostgresSource final : public Source {
                             conn.query(b.text(), b.params(), "planning shards of", true));
     const int64_t total = r.rows() > 0 ? be_int(r.text(r.rows() - 1, 2)) : 0;
 
-    const bool integer_key = ti.integer_key();
-    std::vector<Value> cuts;
-    for (int i = 0; i < r.rows(); ++i) {
-      if (be_int(r.text(i, 1)) % step != 0) continue;  // the last row, there for its total
-      STRATA_ASSIGN_OR_RETURN(Value v, decode_cell(ti, r, i, 0));
-      if (v.is_null() || v.compare(lo) <= 0 || v.compare(hi) > 0) continue;
-      if (!cuts.empty() && v.compare(cuts.back()) <= 0) continue;
-      cuts.push_back(std::move(v));
-    }
     const int64_t per_shard = static_cast<int64_t>(static_cast<double>(step) * rows_per_sample);
     Value shard_lo = lo;
-    for (const Value& cut : cuts) {
-      Value shard_hi;
-      if (integer_key) {
-        shard_hi = Value::of_int(cut.as_int() - 1);
-      } else {
-        STRATA_ASSIGN_OR_RETURN(shard_hi, key_before(conn, ti, cut));
-        if (shard_hi.is_null() || shard_hi.compare(shard_lo) < 0) continue;
-      }
-      shards.push_back(
-          Shard{static_cast<int>(shards.size()), KeyRange{shard_lo, shard_hi}, per_shard});
-      shard_lo = cut;
+    for (int i = 0; i < r.rows(); ++i) {
+      if (be_int(r.text(i, 1)) % step != 0) continue;  // the last row, there for its total
+      STRATA_ASSIGN_OR_RETURN(Value cut, decode_cell(ti, r, i, 0));
+      if (cut.is_null()) continue;
+      STRATA_TRY(end_shard_before(conn, ti, cut, hi, per_shard, shard_lo, shards).status());
     }
     int64_t rest = static_cast<int64_t>(
         std::max(0.0, static_cast<double>(total) * rows_per_sample -
@@ -1146,6 +1123,26 @@ class PostgresSource final : public Source {
     shards.push_back(
         Shard{static_cast<int>(shards.size()), KeyRange{shard_lo, hi}, std::max<int64_t>(rest, 1)});
     return Status::ok();
+  }
+
+  // Ends the current shard, [shard_lo, ...], just below `cut`, where the next shard starts, with
+  // `rows` estimated. false (nothing changes) when `cut` is not in (shard_lo, hi], or when no
+  // key lies between shard_lo and it.
+  Result<bool> end_shard_before(pg::Connection& conn, const TableInfo& ti, const Value& cut,
+                                const Value& hi, int64_t rows, Value& shard_lo,
+                                std::vector<Shard>& shards) {
+    if (cut.compare(shard_lo) <= 0 || cut.compare(hi) > 0) return false;
+    Value shard_hi;
+    if (ti.integer_key()) {
+      shard_hi = Value::of_int(cut.as_int() - 1);
+    } else {
+      STRATA_ASSIGN_OR_RETURN(shard_hi, key_before(conn, ti, cut));
+      if (shard_hi.is_null() || shard_hi.compare(shard_lo) < 0) return false;
+    }
+    shards.push_back(Shard{static_cast<int>(shards.size()), KeyRange{shard_lo, shard_hi},
+                           std::max<int64_t>(rows, 1)});
+    shard_lo = cut;
+    return true;
   }
 
   // The largest key below `cut` (an index probe).

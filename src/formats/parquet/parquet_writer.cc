@@ -31,7 +31,7 @@ constexpr size_t kSliceRows = 4096;  // rows encoded between page-size checks
 // Values per page, whatever their size. Dictionary indices (4 bytes each while the page fills,
 // a few bits once encoded) and narrow values would otherwise fill a page for a whole shard before
 // reaching page_bytes, and the writer's memory would grow with the shard: a PostgreSQL copy of
-// 10M rows peaked 7-11 MiB above one of 1M, whose shards were smaller. parquet-mr and Arrow cap
+// 10M rows peaked 6-11 MiB above one of 1M, whose shards were smaller. parquet-mr and Arrow cap
 // pages at 20,000 rows; on the telemetry bench that made files 4.5% larger (zstd sees less of a
 // column at once), 65,536 makes them 1.7% larger and bounds memory as well.
 constexpr size_t kMaxPageValues = 65536;
