@@ -6,6 +6,32 @@ calc() { echo "$*" | bc -l; }
 min() { calc "if ($1 < $2) $1 else $2"; }
 say() { printf '%s  %s\n' "$(date +%T)" "$*" >&2; }
 
+# settle: waits until the machine is idle before a timed run, so that no pair pays for the
+# background work an earlier step left behind (InnoDB purging a million deleted rows takes one
+# core for 10 s after a move; autovacuum after a bulk load). Idle: under 5% of all CPUs busy
+# (user, system, irq; not steal or iowait) for 3 consecutive half-second windows. Gives up after
+# SETTLE_MAX seconds (default 120) and says so. Sets settled_s to the seconds waited.
+settle() {
+  local start=$SECONDS quiet=0 b0 t0 b1 t1
+  stat_cpu() {
+    local _ u n s i w x y
+    read -r _ u n s i w x y _ </proc/stat
+    echo "$((u + n + s + x + y)) $((u + n + s + i + w + x + y))"
+  }
+  read -r b0 t0 <<<"$(stat_cpu)"
+  while ((quiet < 3)); do
+    if ((SECONDS - start >= ${SETTLE_MAX:-120})); then
+      say "settle: still busy after ${SETTLE_MAX:-120} s; measuring anyway"
+      break
+    fi
+    sleep 0.5
+    read -r b1 t1 <<<"$(stat_cpu)"
+    if ((t1 > t0 && 100 * (b1 - b0) < 5 * (t1 - t0))); then quiet=$((quiet + 1)); else quiet=0; fi
+    b0=$b1; t0=$t1
+  done
+  settled_s=$((SECONDS - start))
+}
+
 # The strata binary: $STRATA, else build-bench/strata, else build/strata; absolute path.
 find_strata() {
   local s="${STRATA:-}"
