@@ -69,11 +69,14 @@ Result<LocalRunResult> run_locally(const Policy& file_policy, const LocalRunOpti
   Services services;
   services.registry = &default_registry();
   services.state = state.get();
+  // The source's sessions: `parallel` archiving and as many purging, and once every shard is
+  // archived, twice as many purging (a move's purges outlast its reads).
+  SessionGate sessions(2 * policy.split.parallel);
+  services.source_sessions = &sessions;
   EmbeddedBus bus;
   ChainOptions chain;
   chain.archive_workers = policy.split.parallel;
-  // Purges of several shards at once: a move is otherwise bounded by one purge stream.
-  chain.purge_workers = policy.split.parallel;
+  chain.purge_workers = 2 * policy.split.parallel;
   STRATA_ASSIGN_OR_RETURN(chain.source_kinds[0], services.registry->source_kind(policy.source.uri));
   STRATA_TRY(register_chain(bus, services, chain));
   if (options.on_status) {

@@ -104,6 +104,8 @@ Status archive(Services& svc, Context& ctx, const Event& ev) {
     return ctx.send(kTopicStatus,
                     make_event(type, "strata/archive", subject, std::move(data), &ev));
   };
+  SessionGate::Hold session;
+  if (svc.source_sessions != nullptr) session = svc.source_sessions->take();
   // With several workers, one at a time works on a shard: a redelivery (its first worker was
   // slow past the bus's visibility timeout) waits for the lease, then finds the shard committed.
   std::optional<ShardLease> lease;

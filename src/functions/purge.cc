@@ -106,10 +106,17 @@ Status purge(Services& svc, Context& ctx, const Event& ev) {
               part.append_rows(keys, at, end);
             }
             const Batch& txn = whole ? keys : part;
-            STRATA_ASSIGN_OR_RETURN(uint64_t n, pacer.run([&] {
-              return source->delete_keys(w.predicate, w.shard, txn);
-            }));
-            deleted += static_cast<int64_t>(n);
+            std::optional<SessionGate::Hold> session;
+            if (svc.source_sessions != nullptr) {
+              session = svc.source_sessions->wait([&] { return ctx.cancelled(); });
+              if (!session) return Status::cancelled("purge of shard " + subject + " stopped");
+            }
+            const auto started = std::chrono::steady_clock::now();
+            Result<uint64_t> n = source->delete_keys(w.predicate, w.shard, txn);
+            session.reset();  // the pause leaves the session to other workers
+            pacer.pause(std::chrono::steady_clock::now() - started);
+            if (!n.is_ok()) return n.status();
+            deleted += static_cast<int64_t>(*n);
           }
           seen += static_cast<int64_t>(keys.num_rows());
           if (monotonic_seconds() - last_progress > 0.5) {

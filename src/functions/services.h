@@ -25,6 +25,9 @@ struct Services {
   ThrottleRegistry throttles;
   // Open part writers per shard and target before the oldest is closed.
   int max_open_partitions = 16;
+  // One process running the whole chain (strata run): the source sessions its archive and purge
+  // workers share (see SessionGate). Null: no sharing; each pool has its own size.
+  SessionGate* source_sessions = nullptr;
 };
 
 // Event types of the chain.

@@ -100,4 +100,36 @@ void Pacer::pause(std::chrono::steady_clock::duration took) {
   paused_ += wait;
 }
 
+void SessionGate::Hold::release() {
+  if (gate_ == nullptr) return;
+  {
+    std::lock_guard<std::mutex> lock(gate_->mu_);
+    --gate_->taken_;
+  }
+  gate_->cv_.notify_one();
+  gate_ = nullptr;
+}
+
+SessionGate::Hold SessionGate::take() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++taken_;
+  return Hold(this);
+}
+
+std::optional<SessionGate::Hold> SessionGate::wait(const std::function<bool()>& cancelled) {
+  for (;;) {
+    if (cancelled && cancelled()) return std::nullopt;
+    std::unique_lock<std::mutex> lock(mu_);
+    if (cv_.wait_for(lock, std::chrono::milliseconds(100), [&] { return taken_ < limit_; })) {
+      ++taken_;
+      return Hold(this);
+    }
+  }
+}
+
+int SessionGate::taken() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return taken_;
+}
+
 }  // namespace strata

@@ -4,12 +4,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "connectors/source.h"
 #include "core/duration.h"
@@ -101,6 +103,54 @@ class ThrottleRegistry {
  private:
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<Throttle>> throttles_;
+};
+
+// The sessions a process running the whole chain (strata run) has at work on its source. Archive
+// takes one for each shard it works on and never waits; purge takes one for each DELETE
+// transaction and waits while `limit` are taken. With a limit of 2 x parallel and as many purge
+// workers, a move purges `parallel` shards at once while shards are still being archived and
+// twice as many once they all are: the purges take over archiving's sessions instead of trailing
+// on half of them, and the source never has more of the run's sessions at work than while it
+// archived (one more at most, for the rest of a DELETE transaction under way when a shard starts
+// archiving). Thread-safe.
+class SessionGate {
+ public:
+  explicit SessionGate(int limit) : limit_(limit) {}
+
+  // A session taken; given back when destroyed.
+  class Hold {
+   public:
+    Hold() = default;
+    explicit Hold(SessionGate* gate) : gate_(gate) {}
+    Hold(Hold&& o) noexcept : gate_(std::exchange(o.gate_, nullptr)) {}
+    Hold& operator=(Hold&& o) noexcept {
+      if (this != &o) {
+        release();
+        gate_ = std::exchange(o.gate_, nullptr);
+      }
+      return *this;
+    }
+    Hold(const Hold&) = delete;
+    Hold& operator=(const Hold&) = delete;
+    ~Hold() { release(); }
+
+   private:
+    void release();
+    SessionGate* gate_ = nullptr;
+  };
+
+  // Takes a session now, whatever the count (archive).
+  Hold take();
+  // Takes a session once fewer than `limit` are taken (purge); nullopt if `cancelled` turns true
+  // first (asked every 100 ms).
+  std::optional<Hold> wait(const std::function<bool()>& cancelled);
+  int taken() const;
+
+ private:
+  const int limit_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  int taken_ = 0;
 };
 
 // Holds a worker back while the source's replicas lag more than `max_lag`: wait() asks the source

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <thread>
 
@@ -64,6 +65,47 @@ TEST(ThrottleRegistry, SharesPerKey) {
   ThrottleRegistry r;
   EXPECT_EQ(r.get("a", 5).get(), r.get("a", 5).get());
   EXPECT_NE(r.get("a", 5).get(), r.get("b", 5).get());
+}
+
+TEST(SessionGate, PurgesWaitForAFreeSessionArchiveNever) {
+  SessionGate gate(2);
+  SessionGate::Hold a = gate.take();
+  std::optional<SessionGate::Hold> p = gate.wait({});
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(gate.taken(), 2);
+  // At the limit archive still gets its session; a purge waits until one is given back.
+  SessionGate::Hold b = gate.take();
+  EXPECT_EQ(gate.taken(), 3);
+  std::atomic<bool> got{false};
+  std::thread waiter([&] {
+    std::optional<SessionGate::Hold> q = gate.wait({});
+    got = q.has_value();
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  EXPECT_FALSE(got.load());
+  b = SessionGate::Hold();  // 2 taken: still the limit
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  EXPECT_FALSE(got.load());
+  p.reset();  // 1 taken: the waiting purge goes on
+  waiter.join();
+  EXPECT_TRUE(got.load());
+  EXPECT_EQ(gate.taken(), 1);  // the waiter's session went back when it ended
+}
+
+TEST(SessionGate, AWaitingPurgeStopsWhenCancelled) {
+  SessionGate gate(1);
+  SessionGate::Hold a = gate.take();
+  std::atomic<bool> stop{false};
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(120));
+    stop = true;
+  });
+  const auto started = std::chrono::steady_clock::now();
+  std::optional<SessionGate::Hold> p = gate.wait([&] { return stop.load(); });
+  canceller.join();
+  EXPECT_FALSE(p.has_value());
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2));
+  EXPECT_EQ(gate.taken(), 1);
 }
 
 }  // namespace
