@@ -167,7 +167,11 @@ const SectionSpec<SplitConfig>& split_spec() {
              "others aim at 85% of it and a shard can hold more (up to about 1.5x). A shard "
              "holds every row of its leading key value.")
         .min(1);
-    s->field("parallel", &SplitConfig::parallel, "Shards archived at once.").range(1, 64);
+    s->field("parallel", &SplitConfig::parallel,
+             "Shards archived at once. `strata run` purges as many at once while shards are being "
+             "archived, and twice as many once every shard is: the source never has more than 2 x "
+             "parallel of its sessions at work.")
+        .range(1, 64);
     return s;
   }();
   return *spec;
