@@ -1,5 +1,6 @@
 #include "core/schema.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -416,6 +417,28 @@ Result<int64_t> parse_int(std::string_view text) {
     return Status::permanent("invalid integer '" + std::string(text) + "'");
   }
   return v;
+}
+
+double float_as_decimal(float f) {
+  if (!std::isfinite(f)) return static_cast<double>(f);
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  // Direct-mapped, 4096 entries; a NaN's bits mark an empty slot (NaN never gets here).
+  struct Cache {
+    uint32_t keys[4096];
+    double values[4096];
+    Cache() { std::fill(std::begin(keys), std::end(keys), 0x7fc00000u); }
+  };
+  thread_local Cache cache;
+  const uint32_t slot = (bits * 0x9E3779B1u) >> 20;
+  if (cache.keys[slot] == bits) return cache.values[slot];
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof buf, f);
+  double d = static_cast<double>(f);
+  std::from_chars(buf, r.ptr, d);
+  cache.keys[slot] = bits;
+  cache.values[slot] = d;
+  return d;
 }
 
 }  // namespace strata

@@ -205,4 +205,10 @@ Result<int64_t> parse_int(std::string_view text);
 int64_t days_from_civil(int64_t y, unsigned m, unsigned d);
 void civil_from_days(int64_t z, int64_t& y, unsigned& m, unsigned& d);
 
+// The double nearest to a float's shortest decimal form (12.3f reads as 12.3, not
+// 12.300000190734863): the value whoever stored the float meant, and what the database itself
+// prints. Non-finite floats stay as they are. Recent conversions are remembered per thread (a
+// float column repeats its values; the conversion itself costs a to_chars and a from_chars).
+double float_as_decimal(float f);
+
 }  // namespace strata

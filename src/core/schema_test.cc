@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <charconv>
 #include <cmath>
 #include <limits>
 
@@ -75,4 +76,28 @@ TEST(Value, OrdersAndPrints) {
 }
 
 }  // namespace
+TEST(FloatAsDecimal, TheShortestDecimalFormAsADouble) {
+  EXPECT_EQ(float_as_decimal(12.3f), 12.3);
+  EXPECT_EQ(float_as_decimal(0.1f), 0.1);
+  EXPECT_EQ(float_as_decimal(-0.0f), 0.0);
+  EXPECT_TRUE(std::signbit(float_as_decimal(-0.0f)));
+  EXPECT_EQ(float_as_decimal(16777216.0f), 16777216.0);
+  EXPECT_EQ(float_as_decimal(3.4028235e38f), 3.4028235e38);
+  EXPECT_EQ(float_as_decimal(1e-45f), 1e-45);  // the smallest subnormal
+  EXPECT_TRUE(std::isnan(float_as_decimal(std::numeric_limits<float>::quiet_NaN())));
+  EXPECT_EQ(float_as_decimal(-std::numeric_limits<float>::infinity()),
+            -std::numeric_limits<double>::infinity());
+  // Every value the same, asked again (from the cache) or among colliding others.
+  for (int round = 0; round < 2; ++round) {
+    for (int i = 0; i < 20000; ++i) {
+      const float f = static_cast<float>(i) / 10.0f;
+      char buf[32];
+      auto r = std::to_chars(buf, buf + sizeof buf, f);
+      double want = 0;
+      std::from_chars(buf, r.ptr, want);
+      ASSERT_EQ(float_as_decimal(f), want) << f;
+    }
+  }
+}
+
 }  // namespace strata

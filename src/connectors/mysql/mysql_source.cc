@@ -322,12 +322,7 @@ class MysqlBatchReader final : public BatchReader {
           break;
         case ReadKind::kDouble:
           if (col.is_float) {
-            // The float's shortest decimal form, as the server prints it (12.3, not 12.30000019).
-            char buf[32];
-            auto r = std::to_chars(buf, buf + sizeof buf, col.f);
-            double d = col.f;
-            std::from_chars(buf, r.ptr, d);
-            out.append_double(d);
+            out.append_double(float_as_decimal(col.f));  // 12.3, as the server prints it
           } else {
             out.append_double(col.d);
           }

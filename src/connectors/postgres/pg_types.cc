@@ -2,8 +2,8 @@
 #include "connectors/postgres/pg_types.h"
 
 #include <charconv>
-#include <cstdint>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <vector>
@@ -174,16 +174,7 @@ std::string decode_value(Decode d, const char* p, size_t n, ColumnVector& out,
       uint32_t bits = be32(p);
       float f;
       std::memcpy(&f, &bits, 4);
-      if (!std::isfinite(f)) {
-        out.append_double(static_cast<double>(f));
-        return "";
-      }
-      // The double nearest to the float's shortest decimal form: 0.1::real reads as 0.1.
-      char buf[32];
-      auto r = std::to_chars(buf, buf + sizeof buf, f);
-      double v = 0;
-      std::from_chars(buf, r.ptr, v);
-      out.append_double(v);
+      out.append_double(float_as_decimal(f));  // 0.1::real reads as 0.1
       return "";
     }
     case Decode::kFloat8: {
@@ -382,12 +373,15 @@ std::string append_numeric(std::string_view t, std::string& out) {
   auto group = [](std::string_view d, long from) {  // 4 digits starting at `from` (may be < 0)
     unsigned v = 0;
     for (long k = from; k < from + 4; ++k) {
-      v = v * 10 + (k >= 0 && static_cast<size_t>(k) < d.size() ? static_cast<unsigned>(d[static_cast<size_t>(k)] - '0') : 0);
+      v = v * 10 + (k >= 0 && static_cast<size_t>(k) < d.size()
+                        ? static_cast<unsigned>(d[static_cast<size_t>(k)] - '0')
+                        : 0);
     }
     return static_cast<uint16_t>(v);
   };
   const long lead = static_cast<long>(int_groups * 4 - int_part.size());
-  for (size_t g = 0; g < int_groups; ++g) digits.push_back(group(int_part, static_cast<long>(g * 4) - lead));
+  for (size_t g = 0; g < int_groups; ++g)
+    digits.push_back(group(int_part, static_cast<long>(g * 4) - lead));
   for (size_t g = 0; g < frac_groups; ++g) digits.push_back(group(frac, static_cast<long>(g * 4)));
   int weight = static_cast<int>(int_groups) - 1;
   size_t first = 0;
@@ -402,7 +396,8 @@ std::string append_numeric(std::string_view t, std::string& out) {
     negative = false;
   }
   const size_t n = last - first;
-  if (n > 0xFFFF || weight > 0x7FFF || weight < -0x8000) return "decimal '" + std::string(t) + "' is out of range";
+  if (n > 0xFFFF || weight > 0x7FFF || weight < -0x8000)
+    return "decimal '" + std::string(t) + "' is out of range";
   put32(out, static_cast<uint32_t>(8 + 2 * n));
   auto put16 = [&](unsigned v) {
     out += static_cast<char>((v >> 8) & 0xFF);
@@ -434,7 +429,8 @@ std::string append_direct_field(DirectCopy how, const ColumnVector& col, size_t 
     }
     case DirectCopy::kInt2: {
       const int64_t v = col.int_at(i);
-      if (v < INT16_MIN || v > INT16_MAX) return std::to_string(v) + " is out of range for smallint";
+      if (v < INT16_MIN || v > INT16_MAX)
+        return std::to_string(v) + " is out of range for smallint";
       put32(out, 2);
       const auto u = static_cast<uint16_t>(static_cast<int16_t>(v));
       out += static_cast<char>(u >> 8);
