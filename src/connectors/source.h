@@ -3,7 +3,9 @@
 // concurrent shards (each call opens or borrows its own connection).
 #pragma once
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -62,11 +64,24 @@ struct Shard {
 
 struct SplitOptions {
   int64_t shard_rows = 100000;
+  // Shards archived at once. A planner that knows the selection's size well (PostgreSQL's page
+  // cuts) makes the shard count a multiple of it (balanced_shards): the workers finish together
+  // instead of one archiving a last shard alone.
+  int parallel = 1;
   // Called after each planning statement that reads the table, with the time it took, so the
   // caller can pause there (its throttle): planning a large table on a busy source is then spread
   // out like the archive itself. Unset: no pause.
   std::function<void(std::chrono::steady_clock::duration)> pace;
 };
+
+// How many shards `rows` selected rows make: enough to hold at most shard_rows each, rounded up
+// to a multiple of `parallel` (one shard stays one).
+inline int64_t balanced_shards(double rows, int64_t shard_rows, int parallel) {
+  const double per = static_cast<double>(std::max<int64_t>(1, shard_rows));
+  const auto n = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(rows / per)));
+  const int64_t p = std::max(1, parallel);
+  return n == 1 ? 1 : (n + p - 1) / p * p;
+}
 
 // Streams one shard in key order. Not thread-safe.
 class BatchReader {

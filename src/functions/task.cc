@@ -170,6 +170,7 @@ Result<TaskPlan> plan_task(const Policy& policy, Source& source, const Clock& cl
   }
   SplitOptions split;
   split.shard_rows = policy.split.shard_rows;
+  split.parallel = policy.split.parallel;
   std::optional<Pacer> pacer;
   if (pace) {
     // sleep_coef alone: planning is a few short statements (the probes come in slices); what

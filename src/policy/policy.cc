@@ -163,7 +163,8 @@ const SectionSpec<SplitConfig>& split_spec() {
     s->field("shard_rows", &SplitConfig::shard_rows,
              "Rows per shard, the unit of work and of retry. Small selections are counted "
              "exactly. Large ones are planned from samples or the server's estimates: on "
-             "PostgreSQL, a table whose key follows its pages (append-only) is cut within this; "
+             "PostgreSQL, a table whose key follows its pages (append-only) is cut within this, "
+             "into a multiple of `parallel` shards of even size (the workers finish together); "
              "others aim at 85% of it and a shard can hold more (up to about 1.5x). A shard "
              "holds every row of its leading key value.")
         .min(1);

@@ -413,7 +413,8 @@ class PostgresSource final : public Source {
     if (estimate <= static_cast<double>(exact_rows_)) {
       STRATA_TRY(plan_exact(*conn, ti, predicate, lo, hi, split.shard_rows, shards));
     } else {
-      STRATA_TRY(plan_sampled(*conn, ti, predicate, lo, hi, split.shard_rows, estimate, shards));
+      STRATA_TRY(plan_sampled(*conn, ti, predicate, lo, hi, split.shard_rows, split.parallel,
+                              estimate, shards));
     }
     if (split.pace) split.pace(std::chrono::steady_clock::now() - started);
     return shards;
@@ -996,8 +997,8 @@ class PostgresSource final : public Source {
   // (random keys: every page holds keys from everywhere, so the sample is as good as one of
   // rows) the keys' quantiles are picked on the server, aiming at 85% of shard_rows.
   Status plan_sampled(pg::Connection& conn, const TableInfo& ti, const Predicate& p,
-                      const Value& lo, const Value& hi, int64_t shard_rows, double estimate,
-                      std::vector<Shard>& shards) {
+                      const Value& lo, const Value& hi, int64_t shard_rows, int parallel,
+                      double estimate, std::vector<Shard>& shards) {
     const double shards_wanted = std::max(1.0, estimate / static_cast<double>(shard_rows));
     const double target = std::clamp(shards_wanted * 1000.0, 50000.0, 4000000.0);
     double pct = std::clamp(100.0 * target / std::max(estimate, 1.0), 0.0001, 100.0);
@@ -1027,15 +1028,15 @@ class PostgresSource final : public Source {
     // Keys that do not follow the pages are sampled a second time for their quantiles, at the
     // same percentage: the same pages, by now in shared buffers.
     if (!ti.partitioned && follows_page_order(pages)) {
-      return cut_by_pages(conn, ti, lo, hi, shard_rows, pages, blocks, shards);
+      return cut_by_pages(conn, ti, lo, hi, shard_rows, parallel, pages, blocks, shards);
     }
     return cut_by_quantiles(conn, ti, p, lo, hi, shard_rows, pct_text, rows_per_sample, shards);
   }
 
   // Cuts at sampled pages' first keys, by the selected rows interpolated between sampled pages.
   Status cut_by_pages(pg::Connection& conn, const TableInfo& ti, const Value& lo, const Value& hi,
-                      int64_t shard_rows, const std::vector<SampledPage>& pages, int64_t blocks,
-                      std::vector<Shard>& shards) {
+                      int64_t shard_rows, int parallel, const std::vector<SampledPage>& pages,
+                      int64_t blocks, std::vector<Shard>& shards) {
     // at[i]: the selected rows estimated before page i (the pages before the first sampled one
     // as dense as it); at[n]: all of them, the pages after the last sampled one as dense as it.
     std::vector<double> at(pages.size() + 1, 0.0);
@@ -1052,36 +1053,48 @@ class PostgresSource final : public Source {
       }
     }
     const double limit = static_cast<double>(shard_rows);
+    // Shard k ends near (k + 1) / n of the rows, n a multiple of `parallel`: the workers finish
+    // together, none left archiving a last, short shard alone.
+    const int64_t n = balanced_shards(at.back(), shard_rows, parallel);
+    const double per = at.back() / static_cast<double>(n);
+    const size_t first = shards.size();
     Value shard_lo = lo;
     double shard_from = 0;  // estimated rows before the current shard
     size_t candidate = 0;   // the last page that may start the next shard; 0: none yet
-    auto cut_at = [&](size_t i) -> Status {
+    auto cut_at = [&](size_t i) -> Result<bool> {
       const auto rows = std::llround(at[i] - shard_from);
       STRATA_ASSIGN_OR_RETURN(
           bool cut, end_shard_before(conn, ti, pages[i].first, hi, rows, shard_lo, shards));
       if (cut) shard_from = at[i];
-      return Status::ok();
+      return cut;
     };
     for (size_t i = 1; i < pages.size(); ++i) {
       if (pages[i].selected == 0) continue;
-      if (at[i] - shard_from > limit) {
-        // Page i would make the shard too big: end it before the last page that did not.
-        if (candidate > 0 && at[candidate] > shard_from) {
-          STRATA_TRY(cut_at(candidate));
+      // Page i passes the current shard's goal (or would make it too big): end the shard before
+      // it or before the last page that did not, whichever is nearer the goal and within
+      // shard_rows; again while the pages lie further apart than shards.
+      for (;;) {
+        const auto made = static_cast<int64_t>(shards.size() - first);
+        const double goal = per * static_cast<double>(made + 1);
+        const bool too_big = at[i] - shard_from > limit;
+        if (!too_big && (made + 1 >= n || at[i] <= goal)) break;
+        const bool has_candidate = candidate > 0 && at[candidate] > shard_from;
+        if (has_candidate && (too_big || goal - at[candidate] < at[i] - goal)) {
+          STRATA_ASSIGN_OR_RETURN(bool cut, cut_at(candidate));
           candidate = 0;
-        }
-        // Still too big: sampled pages lie further apart than a shard; cut at this one.
-        if (at[i] - shard_from > limit) {
-          STRATA_TRY(cut_at(i));
+          if (!cut) break;
           continue;
         }
+        STRATA_ASSIGN_OR_RETURN(bool cut, cut_at(i));
+        (void)cut;  // cut before page i (or not possible there): nothing more to do at it
+        break;
       }
-      candidate = i;
+      if (at[i] > shard_from) candidate = i;
     }
     // The rows after the last sampled page go to the last shard: end the one before earlier
     // if they would not fit.
     if (at.back() - shard_from > limit && candidate > 0 && at[candidate] > shard_from) {
-      STRATA_TRY(cut_at(candidate));
+      STRATA_TRY(cut_at(candidate).status());
     }
     const auto rest = std::max<int64_t>(1, std::llround(at.back() - shard_from));
     shards.push_back(Shard{static_cast<int>(shards.size()), KeyRange{shard_lo, hi}, rest});

@@ -527,6 +527,22 @@ TEST_F(PostgresSourceTest, PlanSampledCutsAnAppendOnlyTableByItsPages) {
     }
   }
 
+  // Two workers, shards of at most 70,000: 180k rows need 3, so 4 of about 45k come, which the
+  // two workers finish together (the greedy cuts made 3: the last worker alone at the end).
+  SplitOptions two{70000};
+  two.parallel = 2;
+  auto balanced = src->plan(p, two);
+  ASSERT_TRUE(balanced.is_ok()) << balanced.status().to_string();
+  check_cover(*balanced, "t", "id", cond, 70000);
+  ASSERT_EQ(balanced->size(), 4u);
+  const int64_t selected = db_->count("SELECT count(*) FROM t WHERE " + cond);
+  for (const Shard& s : *balanced) {
+    const int64_t n =
+        db_->count("SELECT count(*) FROM t WHERE id BETWEEN " + s.range.lo.to_string() + " AND " +
+                   s.range.hi.to_string() + " AND " + cond);
+    EXPECT_NEAR(static_cast<double>(n), static_cast<double>(selected) / 4, 2000) << s.index;
+  }
+
   // Tables the page cuts do not apply to: every selected row once, shards within 1.3x.
   auto covers = [&](const std::string& table) {
     SCOPED_TRACE(table);
