@@ -69,14 +69,17 @@ Result<LocalRunResult> run_locally(const Policy& file_policy, const LocalRunOpti
   Services services;
   services.registry = &default_registry();
   services.state = state.get();
-  // The source's sessions: `parallel` archiving and as many purging, and once every shard is
-  // archived, twice as many purging (a move's purges outlast its reads).
+  // The source's sessions: `parallel` archiving and as many purging. Unthrottled, once every
+  // shard is archived, twice as many purging: a move's purges outlast its reads. (Throttled, the
+  // purges' pauses leave the source its time per session: more sessions would only add load.)
+  const ThrottleConfig& t = policy.throttle;
+  const bool full_speed = t.sleep_coef <= 0 && t.busy_sleep_coef <= 0 && t.rows_per_second <= 0;
   SessionGate sessions(2 * policy.split.parallel);
   services.source_sessions = &sessions;
   EmbeddedBus bus;
   ChainOptions chain;
   chain.archive_workers = policy.split.parallel;
-  chain.purge_workers = 2 * policy.split.parallel;
+  chain.purge_workers = (full_speed ? 2 : 1) * policy.split.parallel;
   STRATA_ASSIGN_OR_RETURN(chain.source_kinds[0], services.registry->source_kind(policy.source.uri));
   STRATA_TRY(register_chain(bus, services, chain));
   if (options.on_status) {

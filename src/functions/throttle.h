@@ -108,11 +108,11 @@ class ThrottleRegistry {
 // The sessions a process running the whole chain (strata run) has at work on its source. Archive
 // takes one for each shard it works on and never waits; purge takes one for each DELETE
 // transaction and waits while `limit` are taken. With a limit of 2 x parallel and as many purge
-// workers, a move purges `parallel` shards at once while shards are still being archived and
-// twice as many once they all are: the purges take over archiving's sessions instead of trailing
-// on half of them, and the source never has more of the run's sessions at work than while it
-// archived (one more at most, for the rest of a DELETE transaction under way when a shard starts
-// archiving). Thread-safe.
+// workers (an unthrottled run), a move purges `parallel` shards at once while shards are still
+// being archived and twice as many once they all are: the purges take over archiving's sessions
+// instead of trailing on half of them, and the source never has more of the run's sessions at
+// work than while it archived (one more at most, for the rest of a DELETE transaction under way
+// when a shard starts archiving). Thread-safe.
 class SessionGate {
  public:
   explicit SessionGate(int limit) : limit_(limit) {}

@@ -169,9 +169,10 @@ const SectionSpec<SplitConfig>& split_spec() {
              "holds every row of its leading key value.")
         .min(1);
     s->field("parallel", &SplitConfig::parallel,
-             "Shards archived at once. `strata run` purges as many at once while shards are being "
-             "archived, and twice as many once every shard is: the source never has more than 2 x "
-             "parallel of its sessions at work.")
+             "Shards archived at once, and purged at once. Unthrottled (`throttle.sleep_coef` and "
+             "`busy_sleep_coef` 0, no `rows_per_second`), `strata run` purges twice as many at "
+             "once when every shard is archived, on the sessions archiving used: the source never "
+             "has more than 2 x parallel of its sessions at work.")
         .range(1, 64);
     return s;
   }();
