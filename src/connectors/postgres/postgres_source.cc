@@ -8,6 +8,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <functional>
+#include <future>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -364,12 +366,22 @@ class PostgresSource final : public Source {
     return *info->schema;
   }
 
-  Result<std::vector<Shard>> plan(const Predicate& predicate, const SplitOptions& split) override {
-    if (split.shard_rows < 1) return error("shard_rows must be at least 1");
+  Result<std::vector<Shard>> plan(const Predicate& predicate,
+                                  const SplitOptions& options) override {
+    if (options.shard_rows < 1) return error("shard_rows must be at least 1");
     STRATA_ASSIGN_OR_RETURN(std::shared_ptr<const TableInfo> info, table_info());
     STRATA_ASSIGN_OR_RETURN(ConnectionPool::Lease conn, connect());
     const char* op = "planning shards of";
     const TableInfo& ti = *info;
+    // Two sessions may pause at once (below): one pause at a time.
+    std::mutex pace_mu;
+    SplitOptions split = options;
+    if (options.pace) {
+      split.pace = [&](std::chrono::steady_clock::duration took) {
+        std::lock_guard<std::mutex> lock(pace_mu);
+        options.pace(took);
+      };
+    }
 
     // The first key's extent within the predicate's key window, from the index's ends.
     Value lo, hi;
@@ -392,29 +404,50 @@ class PostgresSource final : public Source {
     // Tighten to the selected rows when that is quick (old rows usually sit at one end).
     const bool filtered = predicate.time_before || predicate.time_from ||
                           !predicate.where.empty() || !ti.ref.where.empty();
+    const bool integer_key = ti.integer_key();
+    auto probe = [&](pg::Connection& c, const Value& from, const Value& to, bool desc) {
+      return sql::probe_in_slices(
+          from, to, integer_key, desc, kProbeSlices, split,
+          [&](const Value& a, const Value& b) { return probe_end(c, ti, predicate, a, b, desc); });
+    };
     if (filtered) {
-      const bool integer_key = ti.integer_key();
-      auto probe = [&](bool desc) {
-        return sql::probe_in_slices(lo, hi, integer_key, desc, kProbeSlices, split,
-                                    [&](const Value& a, const Value& b) {
-                                      return probe_end(*conn, ti, predicate, a, b, desc);
-                                    });
-      };
-      STRATA_ASSIGN_OR_RETURN(sql::ProbeResult first, probe(false));
+      STRATA_ASSIGN_OR_RETURN(sql::ProbeResult first, probe(*conn, lo, hi, false));
       if (first && first->is_null()) return std::vector<Shard>{};  // nothing is selected
       if (first) lo = *first;
-      STRATA_ASSIGN_OR_RETURN(sql::ProbeResult last, probe(true));
-      if (last && !last->is_null()) hi = *last;
     }
-
     STRATA_ASSIGN_OR_RETURN(double estimate, estimate_rows(*conn, ti));
+    const bool exact = estimate <= static_cast<double>(exact_rows_);
+
+    // The selection's last key, probed down from the top: that walks through every newer row
+    // when the old ones are selected. A sample reads pages from the whole table whatever the key
+    // bounds, so with a second session at hand (split.parallel) the probe runs beside it, and the
+    // cuts wait for both.
+    std::optional<ConnectionPool::Lease> second;
+    std::future<Result<sql::ProbeResult>> last;  // destroyed (waited for) before `second`
+    if (filtered && !exact && split.parallel > 1) {
+      STRATA_ASSIGN_OR_RETURN(ConnectionPool::Lease c, connect());
+      second.emplace(std::move(c));
+      last = std::async(std::launch::async,
+                        [&, from = lo, to = hi] { return probe(**second, from, to, true); });
+    } else if (filtered) {
+      STRATA_ASSIGN_OR_RETURN(sql::ProbeResult r, probe(*conn, lo, hi, true));
+      if (r && !r->is_null()) hi = *r;
+    }
+    auto last_key = [&]() -> Result<Value> {
+      if (last.valid()) {
+        STRATA_ASSIGN_OR_RETURN(sql::ProbeResult r, last.get());
+        if (r && !r->is_null()) hi = *r;
+      }
+      return hi;
+    };
+
     std::vector<Shard> shards;
     const auto started = std::chrono::steady_clock::now();
-    if (estimate <= static_cast<double>(exact_rows_)) {
+    if (exact) {
       STRATA_TRY(plan_exact(*conn, ti, predicate, lo, hi, split.shard_rows, shards));
     } else {
-      STRATA_TRY(plan_sampled(*conn, ti, predicate, lo, hi, split.shard_rows, split.parallel,
-                              estimate, shards));
+      STRATA_TRY(plan_sampled(*conn, ti, predicate, lo, hi, last_key, split.shard_rows,
+                              split.parallel, estimate, shards));
     }
     if (split.pace) split.pace(std::chrono::steady_clock::now() - started);
     return shards;
@@ -996,9 +1029,12 @@ class PostgresSource final : public Source {
   // the first key of the last sampled page that keeps the shard within shard_rows. Otherwise
   // (random keys: every page holds keys from everywhere, so the sample is as good as one of
   // rows) the keys' quantiles are picked on the server, aiming at 85% of shard_rows.
+  // Samples over [lo, sample_hi]; cuts up to last_key() (the selection's last key, which may
+  // still be being probed meanwhile).
   Status plan_sampled(pg::Connection& conn, const TableInfo& ti, const Predicate& p,
-                      const Value& lo, const Value& hi, int64_t shard_rows, int parallel,
-                      double estimate, std::vector<Shard>& shards) {
+                      const Value& lo, const Value& sample_hi,
+                      const std::function<Result<Value>()>& last_key, int64_t shard_rows,
+                      int parallel, double estimate, std::vector<Shard>& shards) {
     const double shards_wanted = std::max(1.0, estimate / static_cast<double>(shard_rows));
     const double target = std::clamp(shards_wanted * 1000.0, 50000.0, 4000000.0);
     double pct = std::clamp(100.0 * target / std::max(estimate, 1.0), 0.0001, 100.0);
@@ -1010,7 +1046,7 @@ class PostgresSource final : public Source {
     for (;;) {
       rows_per_sample = 100.0 / pct;
       std::snprintf(pct_text, sizeof pct_text, "%.6f", pct);
-      STRATA_TRY(sample_pages(conn, ti, p, lo, hi, pct_text, pages, blocks));
+      STRATA_TRY(sample_pages(conn, ti, p, lo, sample_hi, pct_text, pages, blocks));
       total = 0;
       for (const SampledPage& page : pages) total += page.selected;
       // Statistics far off (a small table claiming a billion rows) leave the sample nearly
@@ -1019,6 +1055,7 @@ class PostgresSource final : public Source {
       pct = std::min(
           100.0, pct * (total > 0 ? std::max(4.0, target / static_cast<double>(total)) : 100.0));
     }
+    STRATA_ASSIGN_OR_RETURN(const Value hi, last_key());
     // The sample says the selection is small after all: walk it exactly.
     if (static_cast<double>(total) * rows_per_sample <= static_cast<double>(exact_rows_)) {
       return plan_exact(conn, ti, p, lo, hi, shard_rows, shards);
