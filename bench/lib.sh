@@ -10,7 +10,8 @@ say() { printf '%s  %s\n' "$(date +%T)" "$*" >&2; }
 # background work an earlier step left behind (InnoDB purging a million deleted rows takes one
 # core for 10 s after a move; autovacuum after a bulk load). Idle: under 5% of all CPUs busy
 # (user, system, irq; not steal or iowait) for 3 consecutive half-second windows. Gives up after
-# SETTLE_MAX seconds (default 120) and says so. Sets settled_s to the seconds waited.
+# SETTLE_MAX seconds (default 120) and says so. Adds the seconds waited to settled_total.
+settled_total=0
 settle() {
   local start=$SECONDS quiet=0 b0 t0 b1 t1
   stat_cpu() {
@@ -29,7 +30,7 @@ settle() {
     if ((t1 > t0 && 100 * (b1 - b0) < 5 * (t1 - t0))); then quiet=$((quiet + 1)); else quiet=0; fi
     b0=$b1; t0=$t1
   done
-  settled_s=$((SECONDS - start))
+  settled_total=$((settled_total + SECONDS - start))
 }
 
 # The strata binary: $STRATA, else build-bench/strata, else build/strata; absolute path.

@@ -28,22 +28,17 @@ void RowChecksum::add_batch(const Batch& batch) {
   const size_t rows = batch.num_rows();
   std::vector<Col> cols;
   cols.reserve(batch.num_columns());
-  size_t fixed = 0;  // a row's bytes besides its texts' bytes
-  bool has_text = false;
+  std::vector<const uint64_t*> text_offsets;  // of the text columns, to size each row
   for (size_t c = 0; c < batch.num_columns(); ++c) {
     const ColumnVector& col = batch.column(c);
     cols.push_back({col.storage(), col.validity().data(), col.ints().data(), col.doubles().data(),
                     col.offsets().data(), col.chars().data()});
-    fixed += 9;
-    has_text = has_text || col.storage() == Storage::kText;
+    if (col.storage() == Storage::kText) text_offsets.push_back(col.offsets().data());
   }
+  const size_t fixed = 9 * cols.size();  // a row's bytes besides its texts' bytes
   for (size_t r = 0; r < rows; ++r) {
     size_t need = fixed;
-    if (has_text) {
-      for (const Col& c : cols) {
-        if (c.storage == Storage::kText) need += c.offsets[r + 1] - c.offsets[r];
-      }
-    }
+    for (const uint64_t* o : text_offsets) need += o[r + 1] - o[r];
     if (buf_.size() < need) buf_.resize(std::max(need, 2 * buf_.size()));
     char* p = buf_.data();
     for (const Col& c : cols) {

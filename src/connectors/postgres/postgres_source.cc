@@ -434,11 +434,9 @@ class PostgresSource final : public Source {
       if (r && !r->is_null()) hi = *r;
     }
     auto last_key = [&]() -> Result<Value> {
-      if (last.valid()) {
-        STRATA_ASSIGN_OR_RETURN(sql::ProbeResult r, last.get());
-        if (r && !r->is_null()) hi = *r;
-      }
-      return hi;
+      if (!last.valid()) return hi;
+      STRATA_ASSIGN_OR_RETURN(sql::ProbeResult r, last.get());
+      return r && !r->is_null() ? *r : hi;
     };
 
     std::vector<Shard> shards;
@@ -1025,12 +1023,13 @@ class PostgresSource final : public Source {
   // in a key range varies by about 1/sqrt(n) for n expected: with ~15 pages per shard, quantiles
   // of the sampled keys cut shards a third too big or too small. When the key follows the pages'
   // order, shards are cut by blocks instead: the selected rows between two sampled pages are
-  // interpolated from both (a smooth density, as in an append-only table), and each cut falls at
-  // the first key of the last sampled page that keeps the shard within shard_rows. Otherwise
-  // (random keys: every page holds keys from everywhere, so the sample is as good as one of
-  // rows) the keys' quantiles are picked on the server, aiming at 85% of shard_rows.
-  // Samples over [lo, sample_hi]; cuts up to last_key() (the selection's last key, which may
-  // still be being probed meanwhile).
+  // interpolated from both (a smooth density, as in an append-only table), and cuts fall at the
+  // sampled pages' first keys nearest even shares of the rows (cut_by_pages). Otherwise (random
+  // keys: every page holds keys from everywhere, so the sample is as good as one of rows) the
+  // keys' quantiles are picked on the server, aiming at 85% of shard_rows.
+  //
+  // The sample covers [lo, sample_hi]; the shards end at last_key(), the selection's last key,
+  // which may still be being probed on another session meanwhile.
   Status plan_sampled(pg::Connection& conn, const TableInfo& ti, const Predicate& p,
                       const Value& lo, const Value& sample_hi,
                       const std::function<Result<Value>()>& last_key, int64_t shard_rows,
