@@ -66,9 +66,11 @@ Result<LocalRunResult> run_locally(const Policy& file_policy, const LocalRunOpti
     task_id = new_task_id(system_clock());
   }
 
+  SourceCache sources;
   Services services;
   services.registry = &default_registry();
   services.state = state.get();
+  services.sources = &sources;
   // The source's sessions: `parallel` archiving and as many purging. Unthrottled, once every
   // shard is archived, twice as many purging: a move's purges outlast its reads. (Throttled, the
   // purges' pauses leave the source its time per session: more sessions would only add load.)

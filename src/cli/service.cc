@@ -151,6 +151,7 @@ Result<std::unique_ptr<RunningChain>> start_chain(const ChainConfig& config) {
   Services& services = chain->services;
   services.registry = &default_registry();
   services.state = chain->state.get();
+  services.sources = &chain->sources;
   services.worker_id = config.worker_id;
   services.lease_ttl = config.lease_ttl;
   ChainOptions options;

@@ -67,6 +67,7 @@ std::string worker_name();
 // stop() (or the destructor) stops the scaler, then the bus (running handlers finish), and
 // removes this worker's pools from the state store.
 struct RunningChain {
+  SourceCache sources;  // outlives the bus: its handlers hold the sources
   std::unique_ptr<StateStore> state;
   Services services;
   std::unique_ptr<Bus> bus;

@@ -126,8 +126,8 @@ Status archive(Services& svc, Context& ctx, const Event& ev) {
   const int64_t started_at = svc.clock->now_micros();
   STRATA_TRY(status(kShardStarted, Json{{"attempt", ctx.attempt()}, {"started_at", started_at}}));
 
-  STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Source> source,
-                          svc.registry->open_source(source_spec_of(w.policy)));
+  STRATA_ASSIGN_OR_RETURN(std::shared_ptr<Source> source,
+                          open_task_source(svc, w.task_id, source_spec_of(w.policy)));
   STRATA_ASSIGN_OR_RETURN(Schema schema_value, source->describe());
   auto schema = std::make_shared<const Schema>(std::move(schema_value));
 
@@ -312,7 +312,7 @@ Status archive(Services& svc, Context& ctx, const Event& ev) {
 
 Handler make_archive_handler(Services& services) {
   return [&services](Context& ctx, const Event& ev) {
-    Status s = archive(services, ctx, ev);
+    Status s = forget_source_on_failure(services, ev.data, archive(services, ctx, ev));
     // The shard's batches and part buffers are freed by now: hand their pages back, so that the
     // peak RSS follows the shards at once, not how many ran before (freed megabyte buffers
     // otherwise leave fragments that pile up over a long run).

@@ -63,8 +63,8 @@ Status purge(Services& svc, Context& ctx, const Event& ev) {
     }
   }
 
-  STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Source> source,
-                          svc.registry->open_source(source_spec_of(w.policy)));
+  STRATA_ASSIGN_OR_RETURN(std::shared_ptr<Source> source,
+                          open_task_source(svc, w.task_id, source_spec_of(w.policy)));
   auto throttle = svc.throttles.get(w.task_id + "/purge", w.policy.throttle.rows_per_second);
   const size_t txn_rows = static_cast<size_t>(w.policy.purge.batch_rows);
   LagGate lag(*source, w.policy.throttle.max_replication_lag, "purge of shard " + subject);
@@ -148,7 +148,9 @@ Status purge(Services& svc, Context& ctx, const Event& ev) {
 }  // namespace
 
 Handler make_purge_handler(Services& services) {
-  return [&services](Context& ctx, const Event& ev) { return purge(services, ctx, ev); };
+  return [&services](Context& ctx, const Event& ev) {
+    return forget_source_on_failure(services, ev.data, purge(services, ctx, ev));
+  };
 }
 
 }  // namespace strata

@@ -7,7 +7,9 @@
 #include "connectors/registry.h"
 #include "core/clock.h"
 #include "core/duration.h"
+#include "functions/source_cache.h"
 #include "functions/throttle.h"
+#include "runtime/event.h"
 #include "runtime/state_store.h"
 
 namespace strata {
@@ -28,7 +30,17 @@ struct Services {
   // One process running the whole chain (strata run): the source sessions its archive and purge
   // workers share (see SessionGate). Null: no sharing; each pool has its own size.
   SessionGate* source_sessions = nullptr;
+  // Each task's source, kept open across its functions in this process (see SourceCache). Null:
+  // every function opens its own.
+  SourceCache* sources = nullptr;
 };
+
+// The task's source: the one svc.sources keeps for it, else one opened for the caller alone.
+Result<std::shared_ptr<Source>> open_task_source(const Services& svc, const std::string& task_id,
+                                                 const SourceSpec& spec);
+// Returns `s`; when it is a failure, first drops the cached source of the event's task (so its
+// retry starts from new sessions and a new description of the table).
+Status forget_source_on_failure(const Services& svc, const Json& event_data, Status s);
 
 // Event types of the chain.
 inline constexpr const char* kTaskRequested = "strata.task.requested";

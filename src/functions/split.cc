@@ -53,8 +53,8 @@ Status split(Services& svc, Context& ctx, const Event& ev) {
   STRATA_ASSIGN_OR_RETURN(std::string task_id, task_id_of_request(d));
   STRATA_ASSIGN_OR_RETURN(Policy policy, policy_of_request(d));
   STRATA_ASSIGN_OR_RETURN(std::string kind, svc.registry->source_kind(policy.source.uri));
-  STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Source> source,
-                          svc.registry->open_source(source_spec_of(policy)));
+  STRATA_ASSIGN_OR_RETURN(std::shared_ptr<Source> source,
+                          open_task_source(svc, task_id, source_spec_of(policy)));
   for (const TargetConfig& t : policy.targets) {
     STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Target> target,
                             svc.registry->open_target(t.uri, policy.base_dir));
@@ -150,7 +150,9 @@ Status split(Services& svc, Context& ctx, const Event& ev) {
 }  // namespace
 
 Handler make_split_handler(Services& services) {
-  return [&services](Context& ctx, const Event& ev) { return split(services, ctx, ev); };
+  return [&services](Context& ctx, const Event& ev) {
+    return forget_source_on_failure(services, ev.data, split(services, ctx, ev));
+  };
 }
 
 Event make_task_request(const std::string& task_id, const Policy& policy) {

@@ -3,6 +3,7 @@
 #include "connectors/mysql/mysql_source.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <set>
@@ -645,6 +646,26 @@ TEST_F(MysqlSourceTest, KilledConnectionMidReadIsRetryable) {
   EXPECT_NE(failed.message().find("reading table 't'"), std::string::npos) << failed.message();
   // The source recovers with a fresh connection.
   EXPECT_EQ(read_first_column(*src, Predicate{}, {all_rows()}, 1000).size(), 5000u);
+}
+
+// A source kept open across shards (functions/source_cache.h) holds idle sessions in its pool;
+// ones the server ended while idle (KILL, a restart) are left out at once, not after a failed
+// statement.
+TEST_F(MysqlSourceTest, IdleSessionsEndedByTheServerAreNotReused) {
+  admin_->exec("CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT seq FROM seq_1_to_50");
+  auto src = open("t", {"id"});
+  ASSERT_EQ(read_first_column(*src, Predicate{}, {all_rows()}, 100).size(), 50u);
+  int killed = 0;
+  for (auto& row : admin_->rows("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = '" + db_ +
+                                "' AND ID <> CONNECTION_ID()")) {
+    admin_->exec("KILL CONNECTION " + *row[0]);
+    ++killed;
+  }
+  ASSERT_GE(killed, 1);
+  usleep(50'000);
+  auto deleted = src->delete_keys(Predicate{}, all_rows(), int_keys({1, 2}));
+  ASSERT_TRUE(deleted.is_ok()) << deleted.status().to_string();
+  EXPECT_EQ(*deleted, 2u);
 }
 
 TEST_F(MysqlSourceTest, RowLockHeldByAnotherSessionFailsDeleteRetryably) {

@@ -761,6 +761,44 @@ TEST_F(PostgresSourceTest, ConnectionKilledMidReadIsRetryable) {
   EXPECT_EQ(batch.num_rows(), 5u);
 }
 
+// A source kept open across shards (functions/source_cache.h) holds idle sessions in its pool;
+// ones the server ended while idle (pg_terminate_backend, a restart) are left out, so the next
+// shard's read starts without a failed attempt.
+TEST_F(PostgresSourceTest, IdleSessionsEndedByTheServerAreNotReused) {
+  db_->exec("CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 50)");
+  auto src = open("t", {"id"});
+  auto schema = std::make_shared<const Schema>(*src->describe());
+  auto read_all = [&]() -> int64_t {
+    auto reader = src->read(Predicate{}, Shard{0, KeyRange{}, 0}, 100);
+    if (!reader.is_ok()) {
+      ADD_FAILURE() << reader.status().to_string();
+      return -1;
+    }
+    Batch batch(schema);
+    int64_t rows = 0;
+    for (;;) {
+      auto more = (*reader)->next(batch);
+      if (!more.is_ok()) {
+        ADD_FAILURE() << more.status().to_string();
+        return -1;
+      }
+      if (!*more) return rows;
+      rows += static_cast<int64_t>(batch.num_rows());
+    }
+  };
+  ASSERT_EQ(read_all(), 50);  // its session goes back to the pool, idle
+  const std::string strata_sessions =
+      "FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'strata'";
+  ASSERT_EQ(db_->count("SELECT count(*) " + strata_sessions), 1);
+  EXPECT_EQ(db_->count("SELECT count(pg_terminate_backend(pid)) " + strata_sessions), 1);
+  for (int i = 0; i < 100 && db_->count("SELECT count(*) " + strata_sessions) > 0; ++i) {
+    usleep(10'000);
+  }
+  EXPECT_EQ(read_all(), 50);
+  // It read on a new session, which is the pool's one idle session now.
+  EXPECT_EQ(db_->count("SELECT count(*) " + strata_sessions), 1);
+}
+
 TEST_F(PostgresSourceTest, ConnectionErrorsHaveTheRightVerdict) {
   db_->exec("CREATE TABLE t (id int PRIMARY KEY)");
   // Wrong password: permanent, never printed.
