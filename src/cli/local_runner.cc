@@ -78,9 +78,14 @@ Result<LocalRunResult> run_locally(const Policy& file_policy, const LocalRunOpti
   const bool full_speed = t.sleep_coef <= 0 && t.busy_sleep_coef <= 0 && t.rows_per_second <= 0;
   SessionGate sessions(2 * policy.split.parallel);
   services.source_sessions = &sessions;
+  // `parallel` shards read at once, and one more worker: a shard's commit (closing, verifying and
+  // recording its files, a fifth of its time) runs beside the next shard's read. (Twice as many
+  // workers measured no faster, with 10% more peak memory.)
+  SessionGate reads(policy.split.parallel);
+  services.archive_reads = &reads;
   EmbeddedBus bus;
   ChainOptions chain;
-  chain.archive_workers = policy.split.parallel;
+  chain.archive_workers = policy.split.parallel + 1;
   chain.purge_workers = (full_speed ? 2 : 1) * policy.split.parallel;
   STRATA_ASSIGN_OR_RETURN(chain.source_kinds[0], services.registry->source_kind(policy.source.uri));
   STRATA_TRY(register_chain(bus, services, chain));

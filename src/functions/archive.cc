@@ -104,6 +104,11 @@ Status archive(Services& svc, Context& ctx, const Event& ev) {
     return ctx.send(kTopicStatus,
                     make_event(type, "strata/archive", subject, std::move(data), &ev));
   };
+  std::optional<SessionGate::Hold> reading;
+  if (svc.archive_reads != nullptr) {
+    reading = svc.archive_reads->wait([&] { return ctx.cancelled(); });
+    if (!reading) return Status::cancelled("shard " + subject + " stopped before it started");
+  }
   SessionGate::Hold session;
   if (svc.source_sessions != nullptr) session = svc.source_sessions->take();
   // With several workers, one at a time works on a shard: a redelivery (its first worker was
@@ -243,6 +248,11 @@ Status archive(Services& svc, Context& ctx, const Event& ev) {
       pacer.pause(std::chrono::steady_clock::now() - step_started);
       reader->set_batch_rows(Pacer::step_rows(batch_rows, kMinBusyBatchRows, pacer.load()));
     }
+    // Every row is read: the session goes back to the source's pool, and the next shard may read
+    // while this one commits.
+    reader.reset();
+    session = SessionGate::Hold();
+    reading.reset();
     // Still this worker's shard? A renewed lease holds for a whole ttl, longer than a commit.
     if (lease) {
       if (Status s = lease->keep(/*now_please=*/true); !s.is_ok()) {

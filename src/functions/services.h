@@ -30,6 +30,11 @@ struct Services {
   // One process running the whole chain (strata run): the source sessions its archive and purge
   // workers share (see SessionGate). Null: no sharing; each pool has its own size.
   SessionGate* source_sessions = nullptr;
+  // Shards reading from the source at once in this process (split.parallel). An archive worker
+  // takes one before its shard starts and gives it back as soon as the shard's rows are read, so
+  // that the next shard's read runs while this one closes, verifies and records its files. Null:
+  // as many as there are archive workers.
+  SessionGate* archive_reads = nullptr;
   // Each task's source, kept open across its functions in this process (see SourceCache). Null:
   // every function opens its own.
   SourceCache* sources = nullptr;

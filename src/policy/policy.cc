@@ -169,7 +169,8 @@ const SectionSpec<SplitConfig>& split_spec() {
              "holds every row of its leading key value.")
         .min(1);
     s->field("parallel", &SplitConfig::parallel,
-             "Shards archived at once, and purged at once. Unthrottled (`throttle.sleep_coef` and "
+             "Shards read from the source at once, and purged at once (`strata run` lets one more "
+             "shard close, verify and record its files beside them). Unthrottled (`throttle.sleep_coef` and "
              "`busy_sleep_coef` 0, no `rows_per_second`), `strata run` purges twice as many at "
              "once when every shard is archived, on the sessions archiving used: the source never "
              "has more than 2 x parallel of its sessions at work.")

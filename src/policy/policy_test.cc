@@ -671,12 +671,15 @@ TEST(PolicyReference, MentionsEveryKey) {
   for (const auto& key : keys) {
     EXPECT_NE(md.find("| `" + key + "`"), std::string::npos) << key;
   }
-  EXPECT_NE(md.find("| `parallel` | int | `2` |  | Shards archived at once, and purged at once. "
-                    "Unthrottled (`throttle.sleep_coef` and `busy_sleep_coef` 0, no "
-                    "`rows_per_second`), `strata run` purges twice as many at once when every "
-                    "shard is archived, on the sessions archiving used: the source never has more "
-                    "than 2 x parallel of its sessions at work. From 1 to 64. |"),
-            std::string::npos)
+  EXPECT_NE(
+      md.find(
+          "| `parallel` | int | `2` |  | Shards read from the source at once, and "
+          "purged at once (`strata run` lets one more shard close, verify and record "
+          "its files beside them). Unthrottled (`throttle.sleep_coef` and `busy_sleep_coef` 0, no "
+          "`rows_per_second`), `strata run` purges twice as many at once when every "
+          "shard is archived, on the sessions archiving used: the source never has more "
+          "than 2 x parallel of its sessions at work. From 1 to 64. |"),
+      std::string::npos)
       << md;
   EXPECT_NE(md.find("| `uri` | uri |  | yes |"), std::string::npos);
   EXPECT_NE(md.find("## `targets[]`"), std::string::npos);

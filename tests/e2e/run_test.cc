@@ -148,6 +148,46 @@ TEST(Run, StatusShowsTasksShardsAndBatches) {
   EXPECT_NE(missing.err.find("nope"), std::string::npos);
 }
 
+// `split.parallel` bounds the shards reading from the source at once, although `strata run` has
+// one more archive worker (committing a shard while the next reads): from the status, no more
+// than `parallel` shards are ever between their first batch's start and their last batch's end.
+TEST(Run, NoMoreThanParallelShardsReadAtOnce) {
+  std::string dir = make_demo("reads_at_once", 24000);
+  std::string text = policy_text("", "copy", "older_than: 30d", 1000);
+  text.replace(text.find("batch: {rows: 1000}"), 19, "batch: {rows: 100}");
+  write_file(dir + "/p.yaml", text);
+  auto r = run_strata({"run", "p.yaml", "--json"}, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string id = nlohmann::json::parse(r.out)["task_id"];
+  auto one = run_strata({"status", id, "--json"}, dir);
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  auto micros = [](const std::string& iso) {  // "2026-11-27T14:44:11.101646Z"
+    std::tm tm{};
+    EXPECT_NE(strptime(iso.c_str(), "%Y-%m-%dT%H:%M:%S", &tm), nullptr) << iso;
+    const size_t dot = iso.find('.');
+    const int64_t frac = dot == std::string::npos ? 0 : std::stoll(iso.substr(dot + 1, 6));
+    return static_cast<int64_t>(timegm(&tm)) * 1'000'000 + frac;
+  };
+  std::vector<std::pair<int64_t, int>> edges;  // (time, +1 a shard starts reading, -1 it ends)
+  auto detail = nlohmann::json::parse(one.out);
+  ASSERT_GE(detail["shard_list"].size(), 8u);
+  for (const auto& s : detail["shard_list"]) {
+    int64_t first = INT64_MAX, last = 0;
+    for (const auto& b : s["batches"]) {
+      const int64_t start = micros(b["started_at"].get<std::string>());
+      first = std::min(first, start);
+      last = std::max<int64_t>(last, start + std::llround(b["duration_s"].get<double>() * 1e6));
+    }
+    ASSERT_LT(first, last) << s.dump();
+    edges.emplace_back(first, +1);
+    edges.emplace_back(last, -1);
+  }
+  std::sort(edges.begin(), edges.end());  // at equal times the end (-1) comes first
+  int reading = 0, most = 0;
+  for (const auto& [t, d] : edges) most = std::max(most, reading += d);
+  EXPECT_LE(most, 2);
+}
+
 TEST(Run, PlanAndDryRunTouchNothing) {
   std::string dir = make_demo("plan", 10000);
   write_file(dir + "/p.yaml", policy_text());
