@@ -71,7 +71,7 @@ struct SplitOptions {
   // Called after each planning statement that reads the table, with the time it took, so the
   // caller can pause there (its throttle): planning a large table on a busy source is then spread
   // out like the archive itself. Unset: no pause.
-  std::function<void(std::chrono::steady_clock::duration)> pace;
+  Pace pace;
 };
 
 // How many shards `rows` selected rows make: enough to hold at most shard_rows each, rounded up

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -10,6 +11,10 @@
 namespace strata {
 
 using Micros = std::chrono::microseconds;
+
+// Called after each step of a long piece of work with the time the step took, so that the
+// caller can pause there (its throttle). Unset: no pause.
+using Pace = std::function<void(std::chrono::steady_clock::duration)>;
 
 Result<Micros> parse_duration(std::string_view text);
 // Shortest exact form: 2592000000000us -> "30d", 5400s -> "1h30m".

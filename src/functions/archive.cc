@@ -136,6 +136,11 @@ Status archive(Services& svc, Context& ctx, const Event& ev) {
   STRATA_ASSIGN_OR_RETURN(Schema schema_value, source->describe());
   auto schema = std::make_shared<const Schema>(std::move(schema_value));
 
+  // After each batch (waited for, written, reported) and each step of the verification at commit:
+  // a pause as long as the step took, times the throttle's coefficients. The read-ahead thread
+  // fetches at most one batch meanwhile.
+  Pacer pacer(w.policy.throttle.sleep_coef, w.policy.throttle.busy_sleep_coef, source.get());
+
   const auto parsed_source = parse_uri(w.policy.source.uri);
   const std::string redacted_source = parsed_source.is_ok() ? parsed_source->redacted() : "";
   std::vector<TargetState> targets;
@@ -158,6 +163,7 @@ Status archive(Services& svc, Context& ctx, const Event& ev) {
       opt.key_column = w.policy.source.first_key();
       opt.time_column = w.policy.source.time;
       opt.verify = w.policy.verify;
+      opt.pace = [&pacer](std::chrono::steady_clock::duration took) { pacer.pause(took); };
       opt.max_open_parts = svc.max_open_partitions;
       opt.file_metadata = {{"strata.task", w.task_id},
                            {kPartMetaSource, redacted_source},
@@ -189,9 +195,6 @@ Status archive(Services& svc, Context& ctx, const Event& ev) {
     }
     // The next batch is read while this one is encoded and written.
     std::unique_ptr<BatchReader> reader = prefetching(std::move(read).value(), schema);
-    // After each batch (waited for, written, reported): a pause as long as the batch took, times
-    // the throttle's coefficients. The read-ahead thread fetches at most one batch meanwhile.
-    Pacer pacer(w.policy.throttle.sleep_coef, w.policy.throttle.busy_sleep_coef, source.get());
     auto throttle = svc.throttles.get(w.task_id + "/read", w.policy.throttle.rows_per_second);
     LagGate lag(*source, w.policy.throttle.max_replication_lag, "archive of shard " + subject);
     Batch batch(schema);

@@ -204,7 +204,8 @@ Result<ShardManifest> ShardWriter::commit(ShardManifest manifest) {
   }
   manifest.checksum = total.to_string();
   if (opt_.verify) {
-    for (const ManifestFile& f : manifest.files) STRATA_TRY(verify_file(target_, manifest, f));
+    for (const ManifestFile& f : manifest.files)
+      STRATA_TRY(verify_file(target_, manifest, f, true, opt_.pace));
   }
   STRATA_ASSIGN_OR_RETURN(
       bool created, target_.put_if_absent(manifest_path(opt_.dataset, opt_.task_id, opt_.shard),

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "connectors/target.h"
+#include "core/duration.h"
 #include "functions/manifest.h"
 #include "functions/partition_layout.h"
 
@@ -39,6 +40,8 @@ struct ShardWriterOptions {
   std::string key_column;
   std::string time_column;
   bool verify = true;
+  // Called after each step of the verification at commit (see verify_file).
+  Pace pace;
   int max_open_parts = 16;
   std::map<std::string, std::string> file_metadata;
 };

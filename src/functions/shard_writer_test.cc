@@ -29,8 +29,9 @@ class ShardWriterTest : public ::testing::Test {
         std::vector<Column>{{"id", Type::kInt64, false}, {"v", Type::kString, true}});
   }
 
-  std::unique_ptr<ShardWriter> writer() {
+  std::unique_ptr<ShardWriter> writer(Pace pace = {}) {
     ShardWriterOptions o;
+    o.pace = std::move(pace);
     o.task_id = "T";
     o.shard = 3;
     o.dataset = "ds";
@@ -90,6 +91,22 @@ TEST_F(ShardWriterTest, TheFirstCommitWinsTheLaterAttemptRemovesOnlyItsOwnParts)
   // An abort after the shard was committed by the other attempt removes nothing of it.
   a->abort();
   EXPECT_EQ(files(), std::vector<std::string>{won->files[0].path});
+}
+
+// The verification at commit decodes the whole file; beside a busy source it goes in steps the
+// throttle paces, like the reads.
+TEST_F(ShardWriterTest, TheVerificationAtCommitIsPacedStepByStep) {
+  int steps = 0;
+  auto w = writer([&](std::chrono::steady_clock::duration took) {
+    EXPECT_GE(took.count(), 0);
+    ++steps;
+  });
+  ASSERT_TRUE(w->write(rows(0, 50'000)).is_ok());
+  EXPECT_EQ(steps, 0);  // nothing is verified before the commit
+  auto m = w->commit(base());
+  ASSERT_TRUE(m.is_ok()) << m.status().to_string();
+  EXPECT_EQ(m->rows, 50'000u);
+  EXPECT_EQ(steps, 7);  // 50,000 rows in steps of 8,192
 }
 
 TEST_F(ShardWriterTest, AnAbortingAttemptNeverRemovesTheOtherAttemptsFiles) {

@@ -35,7 +35,7 @@ Result<std::unique_ptr<FormatReader>> open_file_reader(
 }
 
 Status verify_file(Target& target, const ShardManifest& manifest, const ManifestFile& file,
-                   bool deep) {
+                   bool deep, const Pace& pace) {
   const std::string name = target.describe() + "/" + file.path;
   if (!deep) {
     auto src = target.open(file.path);
@@ -61,10 +61,12 @@ Status verify_file(Target& target, const ShardManifest& manifest, const Manifest
   Batch batch((*reader)->schema_ptr());
   RowChecksum sum;
   for (;;) {
+    const auto started = std::chrono::steady_clock::now();
     auto more = (*reader)->next(batch, 8192);
     if (!more.is_ok()) return more.status().with_context("verify " + name);
     if (!*more) break;
     sum.add_batch(batch);
+    if (pace) pace(std::chrono::steady_clock::now() - started);
   }
   if (sum.rows() != file.rows) {
     return Status::permanent("verify " + name + ": holds " + std::to_string(sum.rows()) +

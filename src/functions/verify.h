@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "connectors/target.h"
+#include "core/duration.h"
 #include "functions/manifest.h"
 
 namespace strata {
@@ -23,9 +24,10 @@ Result<std::unique_ptr<FormatReader>> open_file_reader(
 
 // Checks one file of a manifest; the error names the file and what differs. Quick: it exists with
 // the size the manifest says. Deep: also its sha256, and a full decode whose rows and row
-// checksum match.
+// checksum match. `pace` is called after each decoded batch (a deep check of a large file is
+// otherwise one long burst of work beside the source's production load).
 Status verify_file(Target& target, const ShardManifest& manifest, const ManifestFile& file,
-                   bool deep = true);
+                   bool deep = true, const Pace& pace = {});
 
 // Reads `columns` (in this order) of a verified file in batches of up to `batch_rows` rows.
 Status read_columns(Target& target, const ShardManifest& manifest, const ManifestFile& file,
