@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "connectors/source.h"
 #include "core/duration.h"
@@ -55,9 +56,16 @@ class LoadSensor {
 // that load (other sessions busy on average, counted up to kMaxLoad) is added: the worker yields
 // to production in proportion to how busy production is, and runs at the speed `coef` allows
 // when nothing else uses the source.
+//
+// A step far longer than the ones before it pauses as if it took kOutlier times their median:
+// a process stopped or starved for a while (SIGSTOP, a busy host) would otherwise, at 49 x,
+// pause for minutes after one stalled step. A source that stays slow raises the median within a
+// few steps, and the pauses with it.
 class Pacer {
  public:
   static constexpr double kMaxLoad = 8;
+  static constexpr int kOutlier = 4;
+  static constexpr size_t kRecentSteps = 9;
   explicit Pacer(double coef, double busy_coef = 0, Source* source = nullptr)
       : coef_(coef), busy_coef_(busy_coef) {
     if (source != nullptr && busy_coef > 0) {
@@ -93,6 +101,8 @@ class Pacer {
   double busy_coef_;
   std::optional<LoadSensor> sensor_;
   std::chrono::steady_clock::duration paused_{};
+  std::vector<std::chrono::steady_clock::duration> recent_;  // the last steps, as they took
+  size_t next_recent_ = 0;
 };
 
 // One Throttle per (task, purpose) key, created on first use. Thread-safe.

@@ -49,6 +49,26 @@ TEST(Pacer, PausesInProportionToTheCall) {
   }
 }
 
+// One step far longer than those before it (the process stopped or starved mid-step) pauses as
+// if it took 4 times their median; a source that stays slow raises the median, and the pauses
+// follow within a few steps.
+TEST(Pacer, AnOutlierStepPausesAsIfItTookFourTimesTheMedian) {
+  using std::chrono::milliseconds;
+  Pacer pacer(1.0);
+  auto pause_of = [&](std::chrono::steady_clock::duration step) {
+    const auto before = pacer.paused();
+    pacer.pause(step);
+    return std::chrono::duration_cast<milliseconds>(pacer.paused() - before);
+  };
+  EXPECT_EQ(pause_of(milliseconds(2)), milliseconds(2));  // nothing before it: as it took
+  EXPECT_EQ(pause_of(milliseconds(2)), milliseconds(2));
+  EXPECT_EQ(pause_of(milliseconds(2)), milliseconds(2));
+  EXPECT_EQ(pause_of(std::chrono::seconds(2)), milliseconds(8));  // stopped for 2 s mid-step
+  EXPECT_EQ(pause_of(milliseconds(40)), milliseconds(8));         // slower from now on
+  EXPECT_EQ(pause_of(milliseconds(40)), milliseconds(8));
+  EXPECT_EQ(pause_of(milliseconds(40)), milliseconds(40));  // the median has followed
+}
+
 // Steps shrink with the load, never below the floor nor above the configured size.
 TEST(Pacer, StepsShrinkWithTheLoadDownToAFloor) {
   Pacer idle(1.0);  // no sensor: no load

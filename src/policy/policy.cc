@@ -170,7 +170,8 @@ const SectionSpec<SplitConfig>& split_spec() {
         .min(1);
     s->field("parallel", &SplitConfig::parallel,
              "Shards read from the source at once, and purged at once (`strata run` lets one more "
-             "shard close, verify and record its files beside them). Unthrottled (`throttle.sleep_coef` and "
+             "shard close, verify and record its files beside them). Unthrottled "
+             "(`throttle.sleep_coef` and "
              "`busy_sleep_coef` 0, no `rows_per_second`), `strata run` purges twice as many at "
              "once when every shard is archived, on the sessions archiving used: the source never "
              "has more than 2 x parallel of its sessions at work.")
@@ -236,7 +237,9 @@ const SectionSpec<ThrottleConfig>& throttle_spec() {
     s->field("sleep_coef", &ThrottleConfig::sleep_coef,
              "After each batch (read, encoded and written) and each DELETE transaction, pause "
              "this multiple of the time it took (pt-archiver's --sleep-coef), so a source slowed "
-             "by its production load is archived more slowly too. The default 1 leaves the "
+             "by its production load is archived more slowly too (one step far longer than the "
+             "ones before it counts as 4 times their median: a stalled process does not pause "
+             "for minutes). The default 1 leaves the "
              "source at least half of the time; 0 = full speed. Planning's statements (the "
              "selection's first and last keys, probed in slices of the key range; the sample) "
              "are paced by it too.")
