@@ -76,6 +76,7 @@ Result<LocalRunResult> run_locally(const Policy& file_policy, const LocalRunOpti
   // purges' pauses leave the source its time per session: more sessions would only add load.)
   const ThrottleConfig& t = policy.throttle;
   const bool full_speed = t.sleep_coef <= 0 && t.busy_sleep_coef <= 0 && t.rows_per_second <= 0;
+  lower_priority_when_source_busy(t.sleep_coef > 0 || t.busy_sleep_coef > 0 ? t.nice : 0);
   SessionGate sessions(2 * policy.split.parallel);
   services.source_sessions = &sessions;
   // `parallel` shards read at once, and one more worker: a shard's commit (closing, verifying and

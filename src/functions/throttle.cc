@@ -1,6 +1,12 @@
 #include "functions/throttle.h"
 
+#include <dirent.h>
+#include <sys/resource.h>
+
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <string>
 #include <thread>
 
 #include "core/log.h"
@@ -10,7 +16,31 @@ namespace strata {
 namespace {
 // Bursts are short so that the rate holds over any window a user would look at.
 constexpr double kBurstSeconds = 0.1;
+
+std::atomic<int> nice_when_busy{0};
+std::atomic<bool> reniced{false};
 }  // namespace
+
+void lower_priority_when_source_busy(int nice) {
+  nice_when_busy = nice;
+  reniced = false;
+}
+
+bool renice_all_threads(int nice) {
+  DIR* dir = opendir("/proc/self/task");
+  if (dir == nullptr) return false;
+  bool ok = true;
+  while (const dirent* e = readdir(dir)) {
+    if (e->d_name[0] == '.') continue;
+    const auto tid = static_cast<id_t>(std::stol(e->d_name));
+    errno = 0;
+    const int now = getpriority(PRIO_PROCESS, tid);
+    if (errno != 0 || now >= nice) continue;  // gone meanwhile, or already as nice
+    if (setpriority(PRIO_PROCESS, tid, nice) != 0) ok = false;
+  }
+  closedir(dir);
+  return ok;
+}
 
 Throttle::Throttle(double rows_per_second)
     : rate_(rows_per_second), tokens_(0), last_(std::chrono::steady_clock::now()) {}
@@ -85,6 +115,16 @@ double LoadSensor::load() {
   // run, the ones with no pause behind them yet, go at full speed on a busy source.
   average_ = sampled_ ? average_ + 0.25 * (*active - average_) : *active;
   sampled_ = true;
+  const int nice = nice_when_busy.load();
+  if (nice > 0 && average_ >= 1.0 && !reniced.exchange(true)) {
+    if (renice_all_threads(nice)) {
+      spdlog::info("the source is busy ({:.1f} other sessions): running at nice {} from now on",
+                   average_, nice);
+    } else {
+      spdlog::warn("the source is busy, but this process could not lower its priority to nice {}",
+                   nice);
+    }
+  }
   return average_;
 }
 

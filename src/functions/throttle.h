@@ -33,6 +33,15 @@ class Throttle {
   std::chrono::steady_clock::time_point last_;
 };
 
+// The nice value this process takes once a load sensor first sees the source busy (an average of
+// one other session or more): from then on a database on the same host gets the CPU before this
+// process's decoding, compression and verification. 0 (the default) = never. Set by `strata run`
+// for a throttled policy (throttle.nice), before its workers start.
+void lower_priority_when_source_busy(int nice);
+// Gives every thread of this process the nice value `nice`, where it is lower now (Linux keeps
+// one per thread; threads started later inherit their starter's). False if a thread refused.
+bool renice_all_threads(int nice);
+
 // A source's production load: how many other sessions are working on it, on average
 // (Source::foreign_activity(), sampled at most every 250 ms, exponentially averaged over about
 // 1 s). 0 when the store cannot tell. Not thread-safe: one per worker thread.
@@ -116,7 +125,7 @@ class ThrottleRegistry {
 };
 
 // The sessions a process running the whole chain (strata run) has at work on its source. Archive
-// takes one for each shard it works on and never waits; purge takes one for each DELETE
+// takes one while it reads a shard and never waits; purge takes one for each DELETE
 // transaction and waits while `limit` are taken. With a limit of 2 x parallel and as many purge
 // workers (an unthrottled run), a move purges `parallel` shards at once while shards are still
 // being archived and twice as many once they all are: the purges take over archiving's sessions

@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <thread>
 
@@ -67,6 +71,37 @@ TEST(Pacer, AnOutlierStepPausesAsIfItTookFourTimesTheMedian) {
   EXPECT_EQ(pause_of(milliseconds(40)), milliseconds(8));         // slower from now on
   EXPECT_EQ(pause_of(milliseconds(40)), milliseconds(8));
   EXPECT_EQ(pause_of(milliseconds(40)), milliseconds(40));  // the median has followed
+}
+
+// Every thread of the process takes the nice value, the ones started before as well as the
+// caller (Linux keeps one per thread), and threads started later inherit it.
+TEST(LowerPriority, EveryThreadOfTheProcessTakesTheNiceValue) {
+  auto nice_of = [](pid_t tid) {
+    errno = 0;
+    const int n = getpriority(PRIO_PROCESS, static_cast<id_t>(tid));
+    EXPECT_EQ(errno, 0);
+    return n;
+  };
+  const int before = nice_of(0);
+  if (before >= 5) GTEST_SKIP() << "the test already runs at nice " << before;
+  std::atomic<pid_t> other{0};
+  std::atomic<bool> stop{false};
+  std::thread started_before([&] {
+    other = gettid();
+    while (!stop) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  });
+  while (other == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_EQ(nice_of(other), before);
+  EXPECT_TRUE(renice_all_threads(5));
+  EXPECT_EQ(nice_of(0), 5);
+  EXPECT_EQ(nice_of(other), 5);
+  int started_after = -100;
+  std::thread([&] { started_after = nice_of(0); }).join();
+  EXPECT_EQ(started_after, 5);
+  EXPECT_TRUE(renice_all_threads(3));  // never raised back
+  EXPECT_EQ(nice_of(0), 5);
+  stop = true;
+  started_before.join();
 }
 
 // Steps shrink with the load, never below the floor nor above the configured size.

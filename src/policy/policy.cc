@@ -257,6 +257,14 @@ const SectionSpec<ThrottleConfig>& throttle_spec() {
              "to `purge.batch_rows` / (1 + load), at least 50, so the source's work for each "
              "comes in shorter bursts that production's statements wait behind. 0 = off.")
         .range(0, 1000);
+    s->field("nice", &ThrottleConfig::nice,
+             "Once the source shows production load (`busy_sleep_coef`'s count, one busy "
+             "session or more on average), `strata run` lowers its CPU priority to this nice "
+             "value for the rest of the run, so that a database on the same host gets the CPU "
+             "before Strata's decoding, compression and verification. Throttled runs only (not "
+             "at full speed: `sleep_coef` and `busy_sleep_coef` 0); `strata worker` and "
+             "`strata serve` keep the priority they are started with. 0 = kept.")
+        .range(0, 19);
     s->field("max_replication_lag", &ThrottleConfig::max_replication_lag,
              "Pause reads and deletes while any replica of the source lags more than this (e.g. "
              "`5s`); checked about once a second. PostgreSQL: replay lag in "

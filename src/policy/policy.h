@@ -70,6 +70,7 @@ struct ThrottleConfig {
   double sleep_coef = 1.0;        // pause this multiple of each read batch's and DELETE's time
   double busy_sleep_coef = 12.0;  // added, times the source's load (other sessions busy, <= 8)
   std::optional<Micros> max_replication_lag;  // pause reads and deletes while a replica lags more
+  int nice = 10;  // strata run's CPU priority once the source is busy (throttled runs); 0 = kept
 };
 
 struct PurgeConfig {

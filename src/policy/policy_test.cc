@@ -211,7 +211,7 @@ TEST(PolicyErrors, UnknownKeyWithDidYouMean) {
 TEST(PolicyErrors, UnknownKeyWithoutCloseMatch) {
   EXPECT_EQ(error_of(with("throttle:\n  zzzzzz: 1\n")),
             "p.yaml:11:3: unknown key 'zzzzzz' in throttle (valid keys: rows_per_second, "
-            "sleep_coef, busy_sleep_coef, max_replication_lag)");
+            "sleep_coef, busy_sleep_coef, nice, max_replication_lag)");
 }
 
 TEST(PolicyErrors, UnknownKeyInAListItem) {
@@ -667,7 +667,7 @@ TEST(PolicyReference, MentionsEveryKey) {
   keys.insert("max_replication_lag");  // optional, unset in kFull
   keys.erase("file");
   keys.erase("base_dir");
-  EXPECT_EQ(keys.size(), 35u);
+  EXPECT_EQ(keys.size(), 36u);
   for (const auto& key : keys) {
     EXPECT_NE(md.find("| `" + key + "`"), std::string::npos) << key;
   }

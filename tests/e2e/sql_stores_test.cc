@@ -98,6 +98,26 @@ TEST_P(SqlStore, MovesToParquetAndAColdTableIdempotently) {
   s.drop_database();
 }
 
+// Beside a busy source a throttled run lowers its CPU priority (throttle.nice), so that a
+// database on the same host gets the CPU first; it still finishes.
+TEST_P(SqlStore, ABusySourceLowersTheRunsCpuPriority) {
+  Store s(GetParam(), server_uri(GetParam()), db_name("nice"));
+  s.create_database();
+  s.create_telemetry("telemetry", 3000);
+  const auto original = s.rows("telemetry");
+  std::string dir = fresh_dir(db_name("nice"));
+  write_file(dir + "/p.yaml", policy(s, "nice", "telemetry"));
+  // Production: one session busy through the whole run.
+  std::thread busy([&] { s.query(s.pg() ? "SELECT pg_sleep(6)" : "SELECT SLEEP(6)"); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  auto r = run_strata({"--log-level", "info", "run", "p.yaml", "--json"}, dir);
+  busy.join();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("running at nice 10 from now on"), std::string::npos) << r.err;
+  expect_nothing_lost(s, "telemetry", dir, original);
+  s.drop_database();
+}
+
 TEST_P(SqlStore, ConnectionsKilledMidShardTheTaskStillFinishes) {
   Store s(GetParam(), server_uri(GetParam()), db_name("kill"));
   s.create_database();
