@@ -36,7 +36,7 @@ bool renice_all_threads(int nice) {
     errno = 0;
     const int now = getpriority(PRIO_PROCESS, tid);
     if (errno != 0 || now >= nice) continue;  // gone meanwhile, or already as nice
-    if (setpriority(PRIO_PROCESS, tid, nice) != 0) ok = false;
+    if (setpriority(PRIO_PROCESS, tid, nice) != 0 && errno != ESRCH) ok = false;  // ended: fine
   }
   closedir(dir);
   return ok;
