@@ -132,17 +132,15 @@ void Pacer::pause(std::chrono::steady_clock::duration took) {
   double coef = std::max(coef_, 0.0) + busy_coef_ * load();
   if (coef <= 0) return;
   const auto step = took;
-  if (!recent_.empty()) {
-    std::vector<std::chrono::steady_clock::duration> sorted = recent_;
-    std::nth_element(sorted.begin(), sorted.begin() + sorted.size() / 2, sorted.end());
-    took = std::min(took, kOutlier * sorted[sorted.size() / 2]);
+  if (recent_count_ > 0) {
+    auto sorted = recent_;
+    const auto median = sorted.begin() + recent_count_ / 2;
+    std::nth_element(sorted.begin(), median, sorted.begin() + recent_count_);
+    took = std::min(took, kOutlier * *median);
   }
-  if (recent_.size() < kRecentSteps) {
-    recent_.push_back(step);
-  } else {
-    recent_[next_recent_] = step;
-    next_recent_ = (next_recent_ + 1) % kRecentSteps;
-  }
+  recent_[next_recent_] = step;
+  next_recent_ = (next_recent_ + 1) % kRecentSteps;
+  recent_count_ = std::min(recent_count_ + 1, kRecentSteps);
   const auto wait = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
       std::chrono::duration<double, std::nano>(
           static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(took).count()) *

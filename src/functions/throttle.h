@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -12,7 +13,6 @@
 #include <optional>
 #include <string>
 #include <utility>
-#include <vector>
 
 #include "connectors/source.h"
 #include "core/duration.h"
@@ -110,7 +110,9 @@ class Pacer {
   double busy_coef_;
   std::optional<LoadSensor> sensor_;
   std::chrono::steady_clock::duration paused_{};
-  std::vector<std::chrono::steady_clock::duration> recent_;  // the last steps, as they took
+  // The last steps, as they took (a ring: the next one goes at next_recent_).
+  std::array<std::chrono::steady_clock::duration, kRecentSteps> recent_{};
+  size_t recent_count_ = 0;
   size_t next_recent_ = 0;
 };
 

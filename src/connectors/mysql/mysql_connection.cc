@@ -2,7 +2,6 @@
 #include "connectors/mysql/mysql_connection.h"
 
 #include <errmsg.h>
-#include <poll.h>
 
 #include <algorithm>
 #include <cctype>
@@ -11,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "connectors/sql/idle_session.h"
 #include "core/env.h"
 
 namespace strata::mysql {
@@ -443,13 +443,9 @@ Result<PooledConnection> ConnectionPool::acquire() {
     while (!idle_.empty()) {
       auto [c, since] = std::move(idle_.back());
       idle_.pop_back();
-      // One the server closed while idle (KILL, a restart) is found out here, not mid-batch: an
-      // idle session has nothing to read, so a readable socket means it ended. After a long
-      // wait (wait_timeout) a ping makes sure.
-      pollfd p{};
-      p.fd = mysql_get_socket(c->get());
-      p.events = POLLIN;
-      if (p.fd < 0 || ::poll(&p, 1, 0) != 0) continue;
+      // One the server closed while idle (KILL, a restart) is found out here, not mid-batch.
+      // After a long wait (wait_timeout) a ping makes sure.
+      if (sql::idle_session_ended(static_cast<int>(mysql_get_socket(c->get())))) continue;
       if (std::chrono::steady_clock::now() - since > std::chrono::seconds(30) &&
           mysql_ping(c->get()) != 0) {
         continue;

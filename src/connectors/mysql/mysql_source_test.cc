@@ -76,6 +76,18 @@ class MysqlSourceTest : public MysqlTest {
 
   static Shard all_rows() { return Shard{0, KeyRange{}, 0}; }
 
+  // Kills every other connection into this test's database (the source's), as a DBA or a
+  // restart would; returns how many.
+  int kill_source_connections() {
+    int killed = 0;
+    for (auto& row : admin_->rows("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = '" +
+                                  db_ + "' AND ID <> CONNECTION_ID()")) {
+      admin_->exec("KILL CONNECTION " + *row[0]);
+      ++killed;
+    }
+    return killed;
+  }
+
   // The key batch (one int64 column named `id`) for delete_keys.
   static Batch int_keys(const std::vector<int64_t>& ids, const std::string& name = "id") {
     auto schema = std::make_shared<const Schema>(std::vector<Column>{{name, Type::kInt64}});
@@ -627,14 +639,7 @@ TEST_F(MysqlSourceTest, KilledConnectionMidReadIsRetryable) {
   Batch batch(schema);
   auto more = (*reader)->next(batch);
   ASSERT_TRUE(more.is_ok() && *more) << more.status().to_string();
-  // Kill every other connection into this test's database (the reader's).
-  int killed = 0;
-  for (auto& row : admin_->rows("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = '" + db_ +
-                                "' AND ID <> CONNECTION_ID()")) {
-    admin_->exec("KILL CONNECTION " + *row[0]);
-    ++killed;
-  }
-  ASSERT_GE(killed, 1);
+  ASSERT_GE(kill_source_connections(), 1);  // the reader's
   Status failed;
   for (int i = 0; i < 100 && failed.is_ok(); ++i) {
     more = (*reader)->next(batch);
@@ -655,13 +660,7 @@ TEST_F(MysqlSourceTest, IdleSessionsEndedByTheServerAreNotReused) {
   admin_->exec("CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT seq FROM seq_1_to_50");
   auto src = open("t", {"id"});
   ASSERT_EQ(read_first_column(*src, Predicate{}, {all_rows()}, 100).size(), 50u);
-  int killed = 0;
-  for (auto& row : admin_->rows("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = '" + db_ +
-                                "' AND ID <> CONNECTION_ID()")) {
-    admin_->exec("KILL CONNECTION " + *row[0]);
-    ++killed;
-  }
-  ASSERT_GE(killed, 1);
+  ASSERT_GE(kill_source_connections(), 1);  // the pool's idle one
   usleep(50'000);
   auto deleted = src->delete_keys(Predicate{}, all_rows(), int_keys({1, 2}));
   ASSERT_TRUE(deleted.is_ok()) << deleted.status().to_string();

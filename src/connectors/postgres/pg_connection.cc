@@ -1,12 +1,11 @@
 // PostgreSQL connections: URI options, session settings, error mapping, the pool.
 #include "connectors/postgres/pg_connection.h"
 
-#include <poll.h>
-
 #include <algorithm>
 #include <cstring>
 #include <set>
 
+#include "connectors/sql/idle_session.h"
 #include "core/env.h"
 #include "core/schema.h"
 
@@ -325,14 +324,6 @@ bool Connection::reusable() const {
   return PQstatus(conn_) == CONNECTION_OK && PQtransactionStatus(conn_) == PQTRANS_IDLE;
 }
 
-bool Connection::idle_alive() const {
-  if (!reusable()) return false;
-  pollfd p{};
-  p.fd = PQsocket(conn_);
-  p.events = POLLIN;
-  return p.fd >= 0 && ::poll(&p, 1, 0) == 0;
-}
-
 void ConnectionPool::Lease::release() {
   if (pool_ && conn_ && conn_->reusable()) pool_->give_back(std::move(conn_));
   conn_.reset();
@@ -345,7 +336,9 @@ Result<ConnectionPool::Lease> ConnectionPool::acquire() {
     while (!idle_.empty()) {
       std::unique_ptr<Connection> c = std::move(idle_.back());
       idle_.pop_back();
-      if (c->idle_alive()) return Lease(shared_from_this(), std::move(c));
+      if (c->reusable() && !sql::idle_session_ended(PQsocket(c->get()))) {
+        return Lease(shared_from_this(), std::move(c));
+      }
     }
   }
   STRATA_ASSIGN_OR_RETURN(std::unique_ptr<Connection> c, Connection::open(options_, where_));

@@ -123,10 +123,6 @@ class Connection {
                          std::string_view op, bool binary = false);
   // Whether the connection can go back to a pool: healthy and outside any transaction or COPY.
   bool reusable() const;
-  // Still usable after waiting idle in a pool: an idle session has nothing to read, so a
-  // readable socket means the server ended it (pg_terminate_backend, a restart, a timeout) or
-  // sent something unexpected; either way it is not handed out again.
-  bool idle_alive() const;
 
  private:
   Connection(PGconn* conn, ErrorContext where) : conn_(conn), where_(std::move(where)) {}

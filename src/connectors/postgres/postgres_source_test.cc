@@ -767,26 +767,10 @@ TEST_F(PostgresSourceTest, ConnectionKilledMidReadIsRetryable) {
 TEST_F(PostgresSourceTest, IdleSessionsEndedByTheServerAreNotReused) {
   db_->exec("CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 50)");
   auto src = open("t", {"id"});
-  auto schema = std::make_shared<const Schema>(*src->describe());
-  auto read_all = [&]() -> int64_t {
-    auto reader = src->read(Predicate{}, Shard{0, KeyRange{}, 0}, 100);
-    if (!reader.is_ok()) {
-      ADD_FAILURE() << reader.status().to_string();
-      return -1;
-    }
-    Batch batch(schema);
-    int64_t rows = 0;
-    for (;;) {
-      auto more = (*reader)->next(batch);
-      if (!more.is_ok()) {
-        ADD_FAILURE() << more.status().to_string();
-        return -1;
-      }
-      if (!*more) return rows;
-      rows += static_cast<int64_t>(batch.num_rows());
-    }
+  auto read_all = [&] {
+    return read_rows(*src, Predicate{}, {Shard{0, KeyRange{}, 0}}, 100).size();
   };
-  ASSERT_EQ(read_all(), 50);  // its session goes back to the pool, idle
+  ASSERT_EQ(read_all(), 50u);  // its session goes back to the pool, idle
   const std::string strata_sessions =
       "FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'strata'";
   ASSERT_EQ(db_->count("SELECT count(*) " + strata_sessions), 1);
@@ -794,7 +778,7 @@ TEST_F(PostgresSourceTest, IdleSessionsEndedByTheServerAreNotReused) {
   for (int i = 0; i < 100 && db_->count("SELECT count(*) " + strata_sessions) > 0; ++i) {
     usleep(10'000);
   }
-  EXPECT_EQ(read_all(), 50);
+  EXPECT_EQ(read_all(), 50u);
   // It read on a new session, which is the pool's one idle session now.
   EXPECT_EQ(db_->count("SELECT count(*) " + strata_sessions), 1);
 }
