@@ -1,7 +1,9 @@
-// RLE / bit-packed hybrid and hash dictionaries (see parquet_encoding.h).
+// RLE / bit-packed hybrid, DELTA_BINARY_PACKED and hash dictionaries (see parquet_encoding.h).
 #include "formats/parquet/parquet_encoding.h"
 
 #include <xxhash.h>
+
+#include <algorithm>
 
 namespace strata::parquet {
 
@@ -15,7 +17,177 @@ void put_varint(std::string& out, uint64_t v) {
   out.push_back(static_cast<char>(v));
 }
 
+constexpr size_t kDeltaBlock = 128;     // values per block
+constexpr size_t kDeltaMiniblocks = 4;  // miniblocks per block
+constexpr size_t kDeltaMini = kDeltaBlock / kDeltaMiniblocks;
+
+uint64_t zigzag(int64_t v) {
+  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+}
+int64_t unzigzag(uint64_t u) { return static_cast<int64_t>(u >> 1) ^ -static_cast<int64_t>(u & 1); }
+
+// Reads one ULEB128 varint of at most 10 bytes; false when the input ends or it is longer.
+bool get_varint(const uint8_t*& p, const uint8_t* end, uint64_t& v) {
+  v = 0;
+  for (int shift = 0; shift < 70; shift += 7) {
+    if (p == end) return false;
+    const uint8_t b = *p++;
+    v |= static_cast<uint64_t>(b & 0x7F) << shift;
+    if ((b & 0x80) == 0) return true;
+  }
+  return false;
+}
+
+// kDeltaMini values of `bw` bits (0-64), LSB-first: exactly 4 * bw bytes.
+void pack_mini(const uint64_t* v, int bw, std::string& out) {
+  if (bw == 0) return;
+  const size_t at = out.size();
+  out.resize(at + 4 * static_cast<size_t>(bw));
+  auto* dst = reinterpret_cast<uint8_t*>(out.data() + at);
+  std::memset(dst, 0, 4 * static_cast<size_t>(bw));
+  uint64_t bit = 0;
+  for (size_t i = 0; i < kDeltaMini; ++i, bit += static_cast<uint64_t>(bw)) {
+    unsigned __int128 w = static_cast<unsigned __int128>(v[i]) << (bit & 7);
+    uint8_t* d = dst + (bit >> 3);
+    for (int b = 0, n = static_cast<int>(((bit & 7) + static_cast<uint64_t>(bw) + 7) / 8); b < n;
+         ++b, w >>= 8) {
+      d[b] |= static_cast<uint8_t>(w);
+    }
+  }
+}
+
+uint64_t unpack_one(const uint8_t* src, uint64_t bit, int bw) {
+  const uint8_t* s = src + (bit >> 3);
+  const int n = static_cast<int>(((bit & 7) + static_cast<uint64_t>(bw) + 7) / 8);
+  unsigned __int128 w = 0;
+  for (int b = n - 1; b >= 0; --b) w = (w << 8) | s[b];
+  w >>= (bit & 7);
+  return bw == 64 ? static_cast<uint64_t>(w) : static_cast<uint64_t>(w) & ((uint64_t{1} << bw) - 1);
+}
+
+// Value i of `values` (width 4 or 8) as the unsigned pattern the deltas wrap in.
+uint64_t load_value(const char* values, size_t i, size_t width) {
+  if (width == 4) {
+    uint32_t u;
+    std::memcpy(&u, values + i * 4, 4);
+    return u;
+  }
+  uint64_t u;
+  std::memcpy(&u, values + i * 8, 8);
+  return u;
+}
+
+// The signed value of a width-bit pattern.
+int64_t as_signed(uint64_t u, size_t width) {
+  return width == 4 ? static_cast<int32_t>(static_cast<uint32_t>(u)) : static_cast<int64_t>(u);
+}
+
 }  // namespace
+
+void delta_binary_pack(const char* values, size_t n, size_t width, std::string& out) {
+  const uint64_t mask = width == 4 ? 0xFFFFFFFFull : ~uint64_t{0};
+  put_varint(out, kDeltaBlock);
+  put_varint(out, kDeltaMiniblocks);
+  put_varint(out, n);
+  uint64_t prev = n > 0 ? load_value(values, 0, width) : 0;
+  put_varint(out, zigzag(as_signed(prev, width)));
+  int64_t deltas[kDeltaBlock];
+  uint64_t adjusted[kDeltaBlock];
+  for (size_t i = 1; i < n; i += kDeltaBlock) {
+    const size_t m = std::min(kDeltaBlock, n - i);
+    int64_t min_delta = 0;
+    for (size_t j = 0; j < m; ++j) {
+      const uint64_t v = load_value(values, i + j, width);
+      deltas[j] = as_signed((v - prev) & mask, width);
+      prev = v;
+      min_delta = j == 0 ? deltas[j] : std::min(min_delta, deltas[j]);
+    }
+    for (size_t j = 0; j < kDeltaBlock; ++j) {
+      adjusted[j] =
+          j < m ? (static_cast<uint64_t>(deltas[j]) - static_cast<uint64_t>(min_delta)) & mask : 0;
+    }
+    put_varint(out, zigzag(min_delta));
+    const size_t minis = (m + kDeltaMini - 1) / kDeltaMini;
+    int widths[kDeltaMiniblocks] = {};
+    for (size_t k = 0; k < minis; ++k) {
+      uint64_t all = 0;
+      for (size_t j = k * kDeltaMini; j < (k + 1) * kDeltaMini; ++j) all |= adjusted[j];
+      widths[k] = bit_width_of(all);
+    }
+    for (int w : widths) out.push_back(static_cast<char>(w));
+    for (size_t k = 0; k < minis; ++k) pack_mini(adjusted + k * kDeltaMini, widths[k], out);
+  }
+}
+
+const uint8_t* delta_binary_unpack(const uint8_t* p, const uint8_t* end, size_t width,
+                                   size_t max_values, std::vector<uint8_t>& out,
+                                   std::string& error) {
+  const uint64_t mask = width == 4 ? 0xFFFFFFFFull : ~uint64_t{0};
+  uint64_t block = 0, minis = 0, total = 0, first = 0;
+  if (!get_varint(p, end, block) || !get_varint(p, end, minis) || !get_varint(p, end, total) ||
+      !get_varint(p, end, first)) {
+    error = "DELTA_BINARY_PACKED header is cut short";
+    return nullptr;
+  }
+  if (block == 0 || block % 128 != 0 || block > (1u << 16) || minis == 0 || block % minis != 0 ||
+      (block / minis) % 32 != 0) {
+    error = "DELTA_BINARY_PACKED block of " + std::to_string(block) + " values in " +
+            std::to_string(minis) + " miniblocks (the format asks for multiples of 128 and 32)";
+    return nullptr;
+  }
+  if (total > max_values) {
+    error = "DELTA_BINARY_PACKED claims " + std::to_string(total) + " values, the page has " +
+            std::to_string(max_values);
+    return nullptr;
+  }
+  const size_t per_mini = block / minis;
+  if (total == 0) return p;
+  const size_t at = out.size();
+  out.resize(at + total * width);
+  uint8_t* dst = out.data() + at;
+  auto put = [&](uint64_t v) {
+    std::memcpy(dst, &v, width);  // little-endian hosts only (x86-64, aarch64)
+    dst += width;
+  };
+  uint64_t prev = static_cast<uint64_t>(unzigzag(first)) & mask;
+  put(prev);
+  uint64_t left = total - 1;
+  while (left > 0) {
+    uint64_t zz = 0;
+    if (!get_varint(p, end, zz)) {
+      error = "DELTA_BINARY_PACKED block header is cut short";
+      return nullptr;
+    }
+    const auto min_delta = static_cast<uint64_t>(unzigzag(zz));
+    if (static_cast<uint64_t>(end - p) < minis) {
+      error = "DELTA_BINARY_PACKED miniblock widths are cut short";
+      return nullptr;
+    }
+    const uint8_t* widths = p;
+    p += minis;
+    for (uint64_t k = 0; k < minis && left > 0; ++k) {
+      const int bw = widths[k];
+      if (bw > static_cast<int>(width * 8)) {
+        error = "DELTA_BINARY_PACKED miniblock of " + std::to_string(bw) + "-bit deltas";
+        return nullptr;
+      }
+      const size_t bytes = per_mini * static_cast<size_t>(bw) / 8;
+      if (static_cast<size_t>(end - p) < bytes) {
+        error = "DELTA_BINARY_PACKED miniblock is cut short";
+        return nullptr;
+      }
+      const uint64_t take = std::min<uint64_t>(per_mini, left);
+      for (uint64_t j = 0; j < take; ++j) {
+        const uint64_t adj = bw == 0 ? 0 : unpack_one(p, j * static_cast<uint64_t>(bw), bw);
+        prev = (prev + min_delta + adj) & mask;
+        put(prev);
+      }
+      p += bytes;
+      left -= take;
+    }
+  }
+  return p;
+}
 
 void RleEncoder::reset(int bit_width, std::string* out) {
   out_ = out;

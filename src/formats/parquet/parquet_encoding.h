@@ -1,6 +1,7 @@
 // Parquet value encodings used by the writer and reader: the RLE / bit-packed hybrid (definition
-// levels, dictionary indices), and the hash dictionaries behind dictionary encoding. PLAIN is
-// memcpy-like and lives in the writer and reader loops.
+// levels, dictionary indices), DELTA_BINARY_PACKED (integer columns whose neighbours are close:
+// keys, timestamps), and the hash dictionaries behind dictionary encoding. PLAIN is memcpy-like
+// and lives in the writer and reader loops.
 //
 // Encoders append to caller-owned buffers and keep their capacity across pages: no allocation per
 // value. Decoders read from caller-owned bytes, never past `size`, and report corrupt input by
@@ -101,6 +102,21 @@ class RleDecoder {
   uint64_t literal_bit_ = 0;          // bit offset of the next literal value
   uint64_t literal_bits_ = 0;         // bits available in the literal run
 };
+
+// DELTA_BINARY_PACKED (Parquet Encodings.md): a header (block size 128, 4 miniblocks, the value
+// count, the first value), then per block of 128 deltas their minimum and 4 miniblocks of 32
+// deltas above it, each bit-packed LSB-first at its own width. Deltas wrap around in the values'
+// width, as the format asks, so every INT32 and INT64 sequence round-trips.
+//
+// Appends the encoding of `n` little-endian values of `width` bytes (4 or 8) at `values`.
+void delta_binary_pack(const char* values, size_t n, size_t width, std::string& out);
+
+// Decodes the stream at [p, end) into little-endian values of `width` bytes (4 or 8) appended to
+// `out`, at most `max_values` of them. Returns the first byte after the stream, or nullptr with
+// `error` saying what is wrong with the input.
+const uint8_t* delta_binary_unpack(const uint8_t* p, const uint8_t* end, size_t width,
+                                   size_t max_values, std::vector<uint8_t>& out,
+                                   std::string& error);
 
 // Packs `n` booleans (0/1 bytes) LSB-first, as PLAIN BOOLEAN.
 void pack_bools(const uint8_t* values, size_t n, std::string& out);

@@ -1,7 +1,8 @@
-// The RLE / bit-packed hybrid and the dictionaries, against the format's worked example and random
-// data of every bit width.
+// The RLE / bit-packed hybrid, DELTA_BINARY_PACKED and the dictionaries, against the format's
+// worked examples and random data of every bit width.
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <random>
 
 #include "formats/parquet/parquet_encoding.h"
@@ -103,4 +104,98 @@ TEST(ParquetEncoding, Dictionaries) {
 }
 
 }  // namespace
+template <typename T>
+std::vector<T> delta_round_trip(const std::vector<T>& in, size_t* encoded = nullptr) {
+  std::string out;
+  delta_binary_pack(reinterpret_cast<const char*>(in.data()), in.size(), sizeof(T), out);
+  if (encoded) *encoded = out.size();
+  out += "tail";  // the decoder must stop at the stream's end
+  std::vector<uint8_t> plain;
+  std::string error;
+  const auto* p = reinterpret_cast<const uint8_t*>(out.data());
+  const uint8_t* stop = delta_binary_unpack(p, p + out.size(), sizeof(T), in.size(), plain, error);
+  EXPECT_NE(stop, nullptr) << error;
+  if (!stop) return {};
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(stop), 4), "tail");
+  std::vector<T> back(plain.size() / sizeof(T));
+  std::memcpy(back.data(), plain.data(), back.size() * sizeof(T));
+  return back;
+}
+
+TEST(ParquetEncoding, DeltaExampleFromTheSpec) {
+  // Encodings.md, example 1: 1 2 3 4 5 has deltas 1 1 1 1, min delta 1, all miniblocks 0 bits:
+  // header 128 4 5 zigzag(1), block zigzag(1) and four zero widths, no miniblock bytes.
+  const std::vector<int64_t> in{1, 2, 3, 4, 5};
+  std::string out;
+  delta_binary_pack(reinterpret_cast<const char*>(in.data()), in.size(), 8, out);
+  EXPECT_EQ(out, std::string("\x80\x01\x04\x05\x02\x02\x00\x00\x00\x00", 10));
+  EXPECT_EQ(delta_round_trip(in), in);
+}
+
+TEST(ParquetEncoding, DeltaRoundTripsEveryLengthAndWraparound) {
+  std::mt19937_64 rng(7);
+  constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  for (size_t n : {0, 1, 2, 31, 32, 33, 127, 128, 129, 130, 257, 1000, 65536}) {
+    std::vector<int64_t> sorted(n), random(n), extremes(n), jumps(n);
+    std::vector<int32_t> small(n), edges(n);
+    for (size_t i = 0; i < n; ++i) {
+      sorted[i] =
+          1700000000000000 + static_cast<int64_t>(i) * 1000000 + static_cast<int64_t>(rng() % 1000);
+      random[i] = static_cast<int64_t>(rng());
+      extremes[i] = i % 3 == 0 ? kMin : (i % 3 == 1 ? kMax : 0);
+      jumps[i] = i % 100 == 99 ? static_cast<int64_t>(i) << 40 : static_cast<int64_t>(i);
+      small[i] = static_cast<int32_t>(rng() % 200) - 100;
+      edges[i] = i % 2 ? std::numeric_limits<int32_t>::min() : std::numeric_limits<int32_t>::max();
+    }
+    EXPECT_EQ(delta_round_trip(sorted), sorted) << n;
+    EXPECT_EQ(delta_round_trip(random), random) << n;
+    EXPECT_EQ(delta_round_trip(extremes), extremes) << n;
+    EXPECT_EQ(delta_round_trip(jumps), jumps) << n;
+    EXPECT_EQ(delta_round_trip(small), small) << n;
+    EXPECT_EQ(delta_round_trip(edges), edges) << n;
+  }
+  // Timestamps a second apart with jitter: about 20 bits a value instead of 64.
+  std::vector<int64_t> ts(65536);
+  for (size_t i = 0; i < ts.size(); ++i) {
+    ts[i] =
+        1700000000000000 + static_cast<int64_t>(i) * 1000000 + static_cast<int64_t>(rng() % 999999);
+  }
+  size_t encoded = 0;
+  EXPECT_EQ(delta_round_trip(ts, &encoded), ts);
+  EXPECT_LT(encoded, ts.size() * 8 / 2);
+}
+
+TEST(ParquetEncoding, DeltaCorruptInputIsAnErrorNotACrash) {
+  std::vector<int64_t> in(300);
+  for (size_t i = 0; i < in.size(); ++i) in[i] = static_cast<int64_t>(i * i);
+  std::string good;
+  delta_binary_pack(reinterpret_cast<const char*>(in.data()), in.size(), 8, good);
+  std::vector<uint8_t> plain;
+  std::string error;
+  // Every truncation is an error.
+  for (size_t len = 0; len < good.size(); ++len) {
+    const auto* p = reinterpret_cast<const uint8_t*>(good.data());
+    plain.clear();
+    error.clear();
+    EXPECT_EQ(delta_binary_unpack(p, p + len, 8, in.size(), plain, error), nullptr) << len;
+    EXPECT_NE(error.find("DELTA_BINARY_PACKED"), std::string::npos) << error;
+  }
+  // More values than the page holds, a block size the format forbids, a 65-bit miniblock.
+  const auto* p = reinterpret_cast<const uint8_t*>(good.data());
+  EXPECT_EQ(delta_binary_unpack(p, p + good.size(), 8, in.size() - 1, plain, error), nullptr);
+  EXPECT_NE(error.find("claims 300 values"), std::string::npos) << error;
+  std::string bad_block = good;
+  bad_block[0] = 100;  // block size 100
+  p = reinterpret_cast<const uint8_t*>(bad_block.data());
+  EXPECT_EQ(delta_binary_unpack(p, p + bad_block.size(), 8, in.size(), plain, error), nullptr);
+  EXPECT_NE(error.find("multiples of 128"), std::string::npos) << error;
+  std::string wide = good;
+  const size_t widths_at = 2 + 1 + 2 + 1 + 1;  // 128 (2 bytes), 4, 300 (2 bytes), 0, min delta
+  wide[widths_at] = 65;
+  p = reinterpret_cast<const uint8_t*>(wide.data());
+  EXPECT_EQ(delta_binary_unpack(p, p + wide.size(), 8, in.size(), plain, error), nullptr);
+  EXPECT_NE(error.find("65-bit"), std::string::npos) << error;
+}
+
 }  // namespace strata::parquet

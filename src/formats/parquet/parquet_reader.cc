@@ -106,7 +106,7 @@ class ColumnChunkReader {
   Status page_error(const std::string& what) const {
     return Status::permanent("page at offset " + std::to_string(page_offset_) + ": " + what);
   }
-  Status setup_values(Encoding encoding, const uint8_t* p, const uint8_t* end);
+  Status setup_values(Encoding encoding, const uint8_t* p, const uint8_t* end, size_t page_values);
   Status decode_plain(const uint8_t*& p, const uint8_t* end, size_t m, Values& out);
   Status decode_values(size_t m);
   Status append_decimal_bytes(const uint8_t* p, size_t len, Values& out);
@@ -134,6 +134,7 @@ class ColumnChunkReader {
 
   std::vector<uint8_t> window_;
   std::vector<uint8_t> page_;
+  std::vector<uint8_t> delta_plain_;  // a DELTA_BINARY_PACKED page's values in PLAIN form
   std::vector<uint32_t> levels_;
   std::vector<uint32_t> indices_;
   Values scratch_;
@@ -264,7 +265,7 @@ Status ColumnChunkReader::next_page() {
           def_.reset(p + 4, len, 1);
           p += 4 + len;
         }
-        STRATA_TRY(setup_values(d.encoding, p, end));
+        STRATA_TRY(setup_values(d.encoding, p, end, static_cast<size_t>(d.num_values)));
         page_left_ = static_cast<uint64_t>(d.num_values);
         break;
       }
@@ -301,7 +302,8 @@ Status ColumnChunkReader::next_page() {
           def_.reset(p, static_cast<size_t>(d.definition_levels_byte_length), 1);
         }
         p = page_.data() + levels_len;
-        STRATA_TRY(setup_values(d.encoding, p, page_.data() + raw_len));
+        STRATA_TRY(
+            setup_values(d.encoding, p, page_.data() + raw_len, static_cast<size_t>(d.num_values)));
         page_left_ = static_cast<uint64_t>(d.num_values);
         break;
       }
@@ -314,8 +316,25 @@ Status ColumnChunkReader::next_page() {
   }
 }
 
-Status ColumnChunkReader::setup_values(Encoding encoding, const uint8_t* p, const uint8_t* end) {
+Status ColumnChunkReader::setup_values(Encoding encoding, const uint8_t* p, const uint8_t* end,
+                                       size_t page_values) {
   switch (encoding) {
+    case Encoding::kDeltaBinaryPacked: {
+      // Decoded whole into PLAIN form, which decode_plain then reads like any PLAIN page.
+      if (layout_.physical != PhysicalType::kInt32 && layout_.physical != PhysicalType::kInt64) {
+        return page_error("DELTA_BINARY_PACKED values in a column that is not INT32 or INT64");
+      }
+      delta_plain_.clear();
+      std::string error;
+      if (!delta_binary_unpack(p, end, layout_.physical == PhysicalType::kInt32 ? 4 : 8,
+                               page_values, delta_plain_, error)) {
+        return page_error(error);
+      }
+      mode_ = ValueMode::kPlain;
+      plain_p_ = delta_plain_.data();
+      plain_end_ = delta_plain_.data() + delta_plain_.size();
+      return Status::ok();
+    }
     case Encoding::kPlain:
       mode_ = ValueMode::kPlain;
       plain_p_ = p;
@@ -348,7 +367,8 @@ Status ColumnChunkReader::setup_values(Encoding encoding, const uint8_t* p, cons
     }
     default:
       return page_error(std::string("encoding ") + encoding_name(encoding) +
-                        " is not supported (Strata reads PLAIN and dictionary encodings)");
+                        " is not supported (Strata reads PLAIN, DELTA_BINARY_PACKED and "
+                        "dictionary encodings)");
   }
 }
 

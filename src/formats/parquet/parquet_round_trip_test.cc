@@ -129,7 +129,7 @@ TEST(ParquetRoundTrip, ManyPagesRowGroupsAndBatchSizes) {
   }
   FormatSpec spec = parquet_spec();
   spec.page_bytes = 2048;
-  spec.row_group_bytes = 32 << 10;
+  spec.row_group_bytes = 12 << 10;
   auto bytes = write_parquet(schema, ptrs, spec);
   ASSERT_TRUE(bytes.is_ok()) << bytes.status().to_string();
 
@@ -167,7 +167,7 @@ TEST(ParquetRoundTrip, RowGroupsAreSkippedByTheirStatistics) {
   }
   FormatSpec spec = parquet_spec();
   spec.page_bytes = 4096;
-  spec.row_group_bytes = 16 << 10;
+  spec.row_group_bytes = 6 << 10;
   auto bytes = write_parquet(schema, {&b}, spec);
   ASSERT_TRUE(bytes.is_ok()) << bytes.status().to_string();
   StringSource probe(*bytes);
