@@ -37,6 +37,7 @@ constexpr size_t kSliceRows = 4096;  // rows encoded between page-size checks
 // column at once), 65,536 makes them 1.7% larger and bounds memory as well.
 constexpr size_t kMaxPageValues = 65536;
 constexpr size_t kMinPageBytes = 1024;
+constexpr size_t kFirstDictionaryCheck = 2048;  // values seen before a first look at the dictionary
 constexpr size_t kEarlyDictionaryCheck = 16384;  // values seen before judging a dictionary
 
 enum class Mode { kDictionary, kPlain };
@@ -151,6 +152,18 @@ class ColumnWriter {
       n += plain_.size();
     }
     return n;
+  }
+  // Room in plain_ for `more` bytes: a page's worth at the first growth, so that the buffer ends
+  // near the page's size instead of doubling past it (a 1 MiB page of text would otherwise sit in
+  // a 2 MiB buffer for the life of the writer).
+  void reserve_plain(size_t more) {
+    const size_t need = plain_.size() + more;
+    if (need <= plain_.capacity()) return;
+    const size_t page =
+        layout_.physical == PhysicalType::kByteArray
+            ? options_.page_bytes
+            : std::min<uint64_t>(options_.page_bytes, kMaxPageValues * value_width());
+    plain_.reserve(std::max(need, page + more));
   }
   Status column_error(uint64_t row, const std::string& what) const {
     return Status::permanent("column '" + name_ + "' row " + std::to_string(row) + ": " + what);
@@ -340,8 +353,14 @@ Status ColumnWriter::append(const ColumnVector& v, size_t begin, size_t end, uin
   if (mode_ == Mode::kDictionary && dict_pages_ == 0 && plain_pages_ == 0) {
     // Early in the first page: give up at once on columns whose values are nearly all distinct
     // (ids, timestamps, measurements) instead of hashing a dictionary's worth of them.
+    // Checked after each slice: all but 3% distinct in the first one (keys, text such as JSON
+    // documents) gives up then, more than 3 in 4 distinct after kEarlyDictionaryCheck values.
     const size_t seen = indices_.size();
-    if (seen >= kEarlyDictionaryCheck && dictionary_size() * 4 > seen * 3) fallback_pending_ = true;
+    if (seen >= kEarlyDictionaryCheck
+            ? dictionary_size() * 4 > seen * 3
+            : seen >= kFirstDictionaryCheck && dictionary_size() * 100 > seen * 97) {
+      fallback_pending_ = true;
+    }
   }
   if (fallback_pending_) fall_back_to_plain();
   if (page_estimate() >= std::max<uint64_t>(options_.page_bytes, kMinPageBytes) ||
@@ -389,6 +408,7 @@ void ColumnWriter::append_ints(const int64_t* src, const uint8_t* valid, size_t 
     if (dictionary_bytes() > options_.dictionary_limit_bytes) fallback_pending_ = true;
     return;
   }
+  reserve_plain((n - nulls) * width);
   if (width == 8 && nulls == 0) {
     plain_.append(reinterpret_cast<const char*>(src), n * 8);
     return;
@@ -458,9 +478,11 @@ void ColumnWriter::append_doubles(const double* src, const uint8_t* valid, size_
     return;
   }
   if (nulls == 0) {
+    reserve_plain(n * 8);
     plain_.append(reinterpret_cast<const char*>(src), n * 8);
     return;
   }
+  reserve_plain((n - nulls) * 8);
   const size_t old = plain_.size();
   plain_.resize(old + (n - nulls) * 8);
   char* out = plain_.data() + old;
@@ -516,6 +538,7 @@ void ColumnWriter::append_bytes(const uint64_t* offsets, const char* chars, cons
   }
   size_t nonnull = 0;
   for (size_t i = 0; i < n; ++i) nonnull += valid[i];
+  reserve_plain((offsets[n] - offsets[0]) + 4 * nonnull);
   const size_t old = plain_.size();
   plain_.resize(old + (offsets[n] - offsets[0]) + 4 * nonnull);
   char* out = plain_.data() + old;
@@ -584,9 +607,15 @@ void ColumnWriter::fall_back_to_plain() {
   // The current page is re-encoded as PLAIN; pages already flushed keep referencing the first
   // dict_entries_flushed_ entries, which become the dictionary page.
   plain_.clear();
+  reserve_plain(page_plain_bytes_);
   for (uint32_t idx : indices_) append_dictionary_entry_plain(idx, plain_);
   indices_.clear();
-  if (uses_bytes_dictionary()) {
+  if (dict_entries_flushed_ == 0) {
+    // No page refers to the dictionary: let its memory go (up to the dictionary limit and its
+    // hash table) rather than keep it for a column that stays PLAIN.
+    bytes_dict_ = BytesDictionary();
+    int_dict_ = IntDictionary();
+  } else if (uses_bytes_dictionary()) {
     bytes_dict_.truncate(dict_entries_flushed_);
   } else {
     int_dict_.truncate(dict_entries_flushed_);
