@@ -55,8 +55,8 @@ struct ParquetReaderLimits {
 // over range reads. Checks the file's schema against options.schema when given (names, types,
 // nullability, decimal precision/scale) and returns options.columns (all when empty). Corrupt or
 // truncated files are permanent errors naming the source and what is wrong; source errors keep
-// their verdict. Reads files of other writers too when they use flat schemas, PLAIN or dictionary
-// encodings and UNCOMPRESSED, SNAPPY, GZIP or ZSTD pages.
+// their verdict. Reads files of other writers too when they use flat schemas, PLAIN,
+// DELTA_BINARY_PACKED or dictionary encodings and UNCOMPRESSED, SNAPPY, GZIP or ZSTD pages.
 Result<std::unique_ptr<FormatReader>> open_parquet_reader(ByteSource* source,
                                                           const ReadOptions& options);
 Result<std::unique_ptr<FormatReader>> open_parquet_reader(ByteSource* source,

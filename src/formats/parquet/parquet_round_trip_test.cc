@@ -2,9 +2,11 @@
 // and row checksums must be identical. Also the writer's and reader's error paths.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <map>
 
 #include "formats/parquet/parquet_test_util.h"
 #include "formats/parquet/parquet_thrift.h"
@@ -439,6 +441,57 @@ TEST(ParquetRoundTrip, PagesHoldABoundedNumberOfValues) {
   auto back = read_parquet(file);
   ASSERT_TRUE(back.is_ok()) << back.status().message();
   EXPECT_EQ(back->checksum, checksum_of({&b}));
+}
+
+// Which encoding each column's pages took: a column whose first slice is all distinct goes
+// PLAIN (or DELTA_BINARY_PACKED) without a dictionary page, though its values repeat later; one
+// with few values keeps its dictionary; text that is all distinct goes PLAIN. The values read
+// back either way.
+TEST(ParquetRoundTrip, OnlyColumnsThatRepeatEarlyKeepADictionary) {
+  auto schema = std::make_shared<const Schema>(std::vector<Column>{
+      {"cycle", Type::kInt64, false}, {"few", Type::kInt64, false}, {"doc", Type::kString}});
+  constexpr int kRows = 30000;
+  Batch b(schema);
+  for (int i = 0; i < kRows; ++i) {
+    b.column(0).append_int(i % 10000);
+    b.column(1).append_int((i * 7919) % 1000);
+    b.column(2).append_text("{\"n\":" + std::to_string(i) + ",\"pad\":\"" +
+                            std::to_string(i * 2654435761u) + "\"}");
+  }
+  auto bytes = write_parquet(schema, {&b});
+  ASSERT_TRUE(bytes.is_ok()) << bytes.status().message();
+  const std::string& file = *bytes;
+  const auto* data = reinterpret_cast<const uint8_t*>(file.data());
+  uint32_t footer_len = 0;
+  std::memcpy(&footer_len, data + file.size() - 8, 4);
+  FileMetaData meta;
+  ThriftDecodeResult r;
+  ASSERT_TRUE(
+      decode_thrift(data + file.size() - 8 - footer_len, footer_len, 1 << 20, meta, r).is_ok());
+  ASSERT_EQ(meta.row_groups.size(), 1u);
+  std::map<std::string, std::vector<Encoding>> encodings;
+  std::map<std::string, bool> has_dictionary;
+  for (const ColumnChunk& chunk : meta.row_groups[0].columns) {
+    encodings[chunk.meta_data->path_in_schema[0]] = chunk.meta_data->encodings;
+    has_dictionary[chunk.meta_data->path_in_schema[0]] =
+        chunk.meta_data->dictionary_page_offset.has_value();
+  }
+  const auto uses = [&](const std::string& col, Encoding e) {
+    const auto& v = encodings[col];
+    return std::find(v.begin(), v.end(), e) != v.end();
+  };
+  EXPECT_FALSE(has_dictionary["cycle"]);
+  EXPECT_TRUE(uses("cycle", Encoding::kDeltaBinaryPacked));
+  EXPECT_FALSE(uses("cycle", Encoding::kRleDictionary));
+  EXPECT_TRUE(has_dictionary["few"]);
+  EXPECT_TRUE(uses("few", Encoding::kRleDictionary));
+  EXPECT_FALSE(has_dictionary["doc"]);
+  EXPECT_TRUE(uses("doc", Encoding::kPlain));
+  EXPECT_FALSE(uses("doc", Encoding::kRleDictionary));
+
+  auto back = read_parquet(file, {}, /*keep_rows=*/false);
+  ASSERT_TRUE(back.is_ok()) << back.status().message();
+  EXPECT_TRUE(back->checksum == checksum_of({&b}));
 }
 
 }  // namespace

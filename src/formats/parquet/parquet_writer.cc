@@ -352,9 +352,9 @@ Status ColumnWriter::append(const ColumnVector& v, size_t begin, size_t end, uin
 
   if (mode_ == Mode::kDictionary && dict_pages_ == 0 && plain_pages_ == 0) {
     // Early in the first page: give up at once on columns whose values are nearly all distinct
-    // (ids, timestamps, measurements) instead of hashing a dictionary's worth of them.
-    // Checked after each slice: all but 3% distinct in the first one (keys, text such as JSON
-    // documents) gives up then, more than 3 in 4 distinct after kEarlyDictionaryCheck values.
+    // (ids, timestamps, measurements, documents) instead of hashing a dictionary's worth of them:
+    // 97% distinct at the first check past kFirstDictionaryCheck values (the end of the first
+    // slice), or 75% past kEarlyDictionaryCheck.
     const size_t seen = indices_.size();
     if (seen >= kEarlyDictionaryCheck
             ? dictionary_size() * 4 > seen * 3
