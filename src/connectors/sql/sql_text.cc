@@ -229,11 +229,15 @@ std::string shown_delete(Dialect d, const TableRef& t, const Predicate& p, const
 }
 
 Result<ProbeResult> probe_in_slices(const Value& lo, const Value& hi, bool integer_key, bool desc,
-                                    int slices, const SplitOptions& split, const Probe& probe) {
+                                    int slices, const SplitOptions& split, const Probe& probe,
+                                    std::chrono::steady_clock::duration budget) {
+  std::chrono::steady_clock::duration spent{};
   auto timed = [&](const Value& a, const Value& b) {
     const auto started = std::chrono::steady_clock::now();
     Result<ProbeResult> r = probe(a, b);
-    if (split.pace) split.pace(std::chrono::steady_clock::now() - started);
+    const auto took = std::chrono::steady_clock::now() - started;
+    spent += took;
+    if (split.pace) split.pace(took);
     return r;
   };
   if (!integer_key || !lo.is_int() || !hi.is_int() || slices < 2) return timed(lo, hi);
@@ -245,6 +249,7 @@ Result<ProbeResult> probe_in_slices(const Value& lo, const Value& hi, bool integ
     Value slice_hi = Value::of_int(static_cast<int64_t>(desc ? from : to));
     STRATA_ASSIGN_OR_RETURN(ProbeResult r, timed(slice_lo, slice_hi));
     if (!r || !r->is_null()) return r;  // gave up, or found
+    if (spent >= budget) return ProbeResult();
   }
   return ProbeResult(Value::null());  // nothing selected
 }

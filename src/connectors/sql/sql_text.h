@@ -4,6 +4,7 @@
 // values shown as literals for `strata plan`. Connectors bind the Params in their own wire form.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <optional>
 #include <string>
@@ -107,8 +108,13 @@ using Probe = std::function<Result<ProbeResult>(const Value& lo, const Value& hi
 // extent [lo, hi] in `slices` slices from the probed end, each a bounded index range, with
 // split.pace after each: a selection that ends far from the extent's end (old rows at the bottom
 // of a table, probed from the top) costs slices of work spread out, not one long scan beside
-// production. Keys that are not integers: one probe.
-Result<ProbeResult> probe_in_slices(const Value& lo, const Value& hi, bool integer_key, bool desc,
-                                    int slices, const SplitOptions& split, const Probe& probe);
+// production. Keys that are not integers: one probe. Once the probes have taken `budget` in all
+// without finding a selected key, the walk gives up (nullopt), as a probe that hits its own time
+// cap does: the caller plans over the whole extent instead (a billion-row table whose old rows
+// lie below hundreds of millions of new ones plans in seconds, not in minutes of slices).
+Result<ProbeResult> probe_in_slices(
+    const Value& lo, const Value& hi, bool integer_key, bool desc, int slices,
+    const SplitOptions& split, const Probe& probe,
+    std::chrono::steady_clock::duration budget = std::chrono::seconds(5));
 
 }  // namespace strata::sql

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <set>
+#include <thread>
 
 namespace strata::sql {
 namespace {
@@ -157,6 +158,21 @@ TEST(SqlText, ProbeInSlicesWalksFromTheProbedEnd) {
   auto up = probe_in_slices(Value::of_int(0), Value::of_int(1000), true, true, 10, split, gives_up);
   ASSERT_TRUE(up.is_ok());
   EXPECT_FALSE(up->has_value());
+
+  // Probes that find nothing and take their time: the walk gives up once they have taken the
+  // budget, long before the 64th slice.
+  int slow_probes = 0;
+  Probe slow = [&](const Value&, const Value&) -> Result<ProbeResult> {
+    ++slow_probes;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return ProbeResult(Value::null());
+  };
+  auto capped = probe_in_slices(Value::of_int(0), Value::of_int(1000000), true, true, 64, split,
+                                slow, std::chrono::milliseconds(45));
+  ASSERT_TRUE(capped.is_ok());
+  EXPECT_FALSE(capped->has_value());
+  EXPECT_GE(slow_probes, 2);
+  EXPECT_LE(slow_probes, 10);
 
   // Other keys: one probe over the whole extent.
   probed.clear();

@@ -118,7 +118,7 @@ std::vector<T> delta_round_trip(const std::vector<T>& in, size_t* encoded = null
   if (!stop) return {};
   EXPECT_EQ(std::string(reinterpret_cast<const char*>(stop), 4), "tail");
   std::vector<T> back(plain.size() / sizeof(T));
-  std::memcpy(back.data(), plain.data(), back.size() * sizeof(T));
+  if (!back.empty()) std::memcpy(back.data(), plain.data(), back.size() * sizeof(T));
   return back;
 }
 
