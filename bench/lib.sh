@@ -4,6 +4,7 @@
 now() { date +%s.%N; }
 calc() { echo "$*" | bc -l; }
 min() { calc "if ($1 < $2) $1 else $2"; }
+max() { calc "if ($1 > $2) $1 else $2"; }
 say() { printf '%s  %s\n' "$(date +%T)" "$*" >&2; }
 
 # settle: waits until the machine is idle before a timed run, so that no pair pays for the
