@@ -1,6 +1,7 @@
 // Micro-benchmarks of the Parquet encoders: PLAIN (int64, double, strings), dictionary
 // (int64 and string hash dictionaries), and the RLE / bit-packed hybrid (definition levels and
-// dictionary indices), plus its decoder. items_per_second = values per second, single-threaded.
+// dictionary indices), plus its decoder, and DELTA_BINARY_PACKED both ways (timestamps a second
+// apart with jitter). items_per_second = values per second, single-threaded.
 //   ninja -C build parquet_encoders_bench && build/src/formats/parquet/parquet_encoders_bench
 #include <benchmark/benchmark.h>
 
@@ -161,6 +162,43 @@ void BM_RleDecodeIndices(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * kValues));
 }
 BENCHMARK(BM_RleDecodeIndices)->Arg(3)->Arg(10);
+
+std::vector<int64_t> jittered_timestamps() {
+  std::mt19937_64 rng(3);
+  std::vector<int64_t> v(kValues);
+  for (size_t i = 0; i < kValues; ++i) {
+    v[i] =
+        1700000000000000 + static_cast<int64_t>(i) * 1000000 + static_cast<int64_t>(rng() % 1000);
+  }
+  return v;
+}
+
+void BM_DeltaPack(benchmark::State& state) {
+  const auto v = jittered_timestamps();
+  std::string out;
+  for (auto _ : state) {
+    out.clear();
+    delta_binary_pack(reinterpret_cast<const char*>(v.data()), v.size(), 8, out);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * kValues));
+}
+BENCHMARK(BM_DeltaPack);
+
+void BM_DeltaUnpack(benchmark::State& state) {
+  const auto v = jittered_timestamps();
+  std::string encoded;
+  delta_binary_pack(reinterpret_cast<const char*>(v.data()), v.size(), 8, encoded);
+  const auto* p = reinterpret_cast<const uint8_t*>(encoded.data());
+  std::vector<uint8_t> out;
+  std::string error;
+  for (auto _ : state) {
+    out.clear();
+    benchmark::DoNotOptimize(delta_binary_unpack(p, p + encoded.size(), 8, kValues, out, error));
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * kValues));
+}
+BENCHMARK(BM_DeltaUnpack);
 
 }  // namespace
 }  // namespace strata::parquet

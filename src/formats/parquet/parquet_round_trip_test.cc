@@ -22,6 +22,15 @@ using testing::parquet_spec;
 using testing::read_parquet;
 using testing::write_parquet;
 
+// The footer of a Parquet file in memory, decoded.
+bool footer_of(const std::string& file, FileMetaData& meta) {
+  const auto* data = reinterpret_cast<const uint8_t*>(file.data());
+  uint32_t footer_len = 0;
+  std::memcpy(&footer_len, data + file.size() - 8, 4);
+  ThriftDecodeResult r;
+  return decode_thrift(data + file.size() - 8 - footer_len, footer_len, 1 << 20, meta, r).is_ok();
+}
+
 void expect_same_values(const Batch& want, const std::vector<std::vector<Value>>& got,
                         const std::vector<size_t>& columns = {}) {
   ASSERT_EQ(got.size(), want.num_rows());
@@ -409,12 +418,8 @@ TEST(ParquetRoundTrip, PagesHoldABoundedNumberOfValues) {
   ASSERT_TRUE(bytes.is_ok()) << bytes.status().message();
   const std::string& file = *bytes;
   const auto* data = reinterpret_cast<const uint8_t*>(file.data());
-  uint32_t footer_len = 0;
-  std::memcpy(&footer_len, data + file.size() - 8, 4);
   FileMetaData meta;
-  ThriftDecodeResult r;
-  ASSERT_TRUE(
-      decode_thrift(data + file.size() - 8 - footer_len, footer_len, 1 << 20, meta, r).is_ok());
+  ASSERT_TRUE(footer_of(file, meta));
   ASSERT_EQ(meta.row_groups.size(), 1u);
   for (const ColumnChunk& chunk : meta.row_groups[0].columns) {
     const ColumnMetaData& m = *chunk.meta_data;
@@ -461,13 +466,8 @@ TEST(ParquetRoundTrip, OnlyColumnsThatRepeatEarlyKeepADictionary) {
   auto bytes = write_parquet(schema, {&b});
   ASSERT_TRUE(bytes.is_ok()) << bytes.status().message();
   const std::string& file = *bytes;
-  const auto* data = reinterpret_cast<const uint8_t*>(file.data());
-  uint32_t footer_len = 0;
-  std::memcpy(&footer_len, data + file.size() - 8, 4);
   FileMetaData meta;
-  ThriftDecodeResult r;
-  ASSERT_TRUE(
-      decode_thrift(data + file.size() - 8 - footer_len, footer_len, 1 << 20, meta, r).is_ok());
+  ASSERT_TRUE(footer_of(file, meta));
   ASSERT_EQ(meta.row_groups.size(), 1u);
   std::map<std::string, std::vector<Encoding>> encodings;
   std::map<std::string, bool> has_dictionary;
